@@ -1,0 +1,66 @@
+"""Typed stubs of the Rust extension `rocov2_fast._core`."""
+
+from collections.abc import Iterator
+from typing import Any, TypedDict
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+class Rocov2Error(Exception): ...
+class InputError(Rocov2Error): ...
+
+class FigureDict(TypedDict):
+    id: str | None
+    label: str | None
+    caption: str
+    graphics: list[str]
+
+class ArticleDict(TypedDict):
+    pmcid: str | None
+    pmid: str | None
+    doi: str | None
+    year: int | None
+    license: str | None
+    license_source: str | None
+    license_raw: str | None
+    figures: list[FigureDict]
+
+class ImageDict(TypedDict):
+    format: str
+    width: int
+    height: int
+    source_channels: int
+    phash: str
+    dhash: str
+    pixels: npt.NDArray[np.uint8]
+
+class Scanner:
+    """Scans sources on its own thread pool; yields one tuple per source, in completion order:
+    (archive, columns, pixels or None, stored_bytes)."""
+
+    def __init__(
+        self,
+        inputs: list[str],
+        *,
+        workers: int = 0,
+        file_list: str | None = None,
+        size: int = 224,
+        fit: str = "pad",
+        exact_hash: bool = False,
+        with_pixels: bool = False,
+        max_pixels: int = ...,
+        max_image_bytes: int = ...,
+        max_xml_bytes: int = ...,
+    ) -> None: ...
+    @property
+    def sources(self) -> list[str]: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[tuple[str, dict[str, list[Any]], npt.NDArray[np.uint8] | None, int]]: ...
+    def __next__(self) -> tuple[str, dict[str, list[Any]], npt.NDArray[np.uint8] | None, int]: ...
+    def close(self) -> None: ...
+
+def parse_jats(xml: bytes) -> ArticleDict: ...
+def decode_image(data: bytes, *, reduce_to: int | None = None, max_pixels: int = ...) -> ImageDict: ...
+def discover_sources(inputs: list[str]) -> list[str]: ...

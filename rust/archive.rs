@@ -1,0 +1,301 @@
+//! Inputs → sources → members.
+//!
+//! A source is one article: a `PMCxxxx.tar.gz` package (streamed: gunzip → tar entries in
+//! order, nothing extracted, no member name ever joined to a disk path) or a per-article folder
+//! of loose files (the 2026 PMC Cloud layout `PMCnnnn.<v>/PMCnnnn.<v>.xml` + figures).
+
+use crate::error::CoreError;
+use flate2::read::GzDecoder;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+pub const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "tif", "tiff", "gif"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Package(PathBuf),
+    ArticleDir(PathBuf),
+}
+
+impl Source {
+    pub fn path(&self) -> &Path {
+        match self {
+            Source::Package(p) | Source::ArticleDir(p) => p,
+        }
+    }
+
+    /// `PMC13900` from `PMC13900.tar.gz` or `PMC13900.2/`.
+    pub fn accession(&self) -> Option<String> {
+        let name = self.path().file_name()?.to_string_lossy().to_string();
+        let digits: String = name.strip_prefix("PMC")?.chars().take_while(|c| c.is_ascii_digit()).collect();
+        (!digits.is_empty()).then(|| format!("PMC{digits}"))
+    }
+}
+
+fn is_package_name(path: &Path) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    name.ends_with(".tar.gz") || name.ends_with(".tgz")
+}
+
+fn extension(name: &str) -> String {
+    name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default()
+}
+
+fn is_article_xml_name(name: &str) -> bool {
+    matches!(extension(name).as_str(), "nxml" | "xml")
+}
+
+fn is_article_dir(dir: &Path) -> std::io::Result<bool> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() && is_article_xml_name(&entry.file_name().to_string_lossy()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> CoreError + '_ {
+    move |source| CoreError::Io { path: path.display().to_string(), source }
+}
+
+/// Expands inputs (packages, folders searched recursively, article folders, list files of
+/// paths) into sources, in a stable sorted order.
+pub fn discover(inputs: &[PathBuf]) -> Result<Vec<Source>, CoreError> {
+    let mut sources = Vec::new();
+    for input in inputs {
+        discover_one(input, &mut sources, 0)?;
+    }
+    Ok(sources)
+}
+
+fn discover_one(path: &Path, out: &mut Vec<Source>, list_depth: u8) -> Result<(), CoreError> {
+    let meta = std::fs::metadata(path).map_err(|_| CoreError::InputNotFound(path.display().to_string()))?;
+    if meta.is_dir() {
+        return discover_dir(path, out);
+    }
+    if is_package_name(path) {
+        out.push(Source::Package(path.to_path_buf()));
+        return Ok(());
+    }
+    if list_depth > 0 {
+        return Err(CoreError::InvalidOption(format!("{}: a list file may only name packages and folders", path.display())));
+    }
+    // Any other file is a list of paths, one per line; relative ones are relative to the list.
+    let text = std::fs::read_to_string(path).map_err(io_error(path))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        discover_one(&base.join(line), out, list_depth + 1)?;
+    }
+    Ok(())
+}
+
+fn discover_dir(dir: &Path, out: &mut Vec<Source>) -> Result<(), CoreError> {
+    if is_article_dir(dir).map_err(io_error(dir))? {
+        out.push(Source::ArticleDir(dir.to_path_buf()));
+        return Ok(());
+    }
+    let mut children: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io_error(dir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    children.sort();
+    for child in children {
+        if child.is_dir() {
+            discover_dir(&child, out)?;
+        } else if is_package_name(&child) {
+            out.push(Source::Package(child));
+        }
+    }
+    Ok(())
+}
+
+/// Sizes above which a member is not read into memory.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadLimits {
+    pub max_image_bytes: u64,
+    pub max_xml_bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// The member's name inside the package (or the file name in an article folder).
+    pub name: String,
+    pub data: Vec<u8>,
+}
+
+impl Member {
+    pub fn basename(&self) -> &str {
+        basename(&self.name)
+    }
+}
+
+pub fn basename(name: &str) -> &str {
+    name.rsplit(['/', '\\']).next().unwrap_or(name)
+}
+
+/// A member that was seen but not read, and why.
+#[derive(Debug, Clone)]
+pub struct Unread {
+    pub name: String,
+    pub size: u64,
+    pub too_large: bool,
+}
+
+/// What one source holds that the scan needs.
+#[derive(Debug, Default)]
+pub struct Contents {
+    pub xml: Option<Member>,
+    pub images: Vec<Member>,
+    pub unread: Vec<Unread>,
+    /// Set when the stream broke (truncated, not gzip, not tar); what was read before stays.
+    pub error: Option<String>,
+    /// Bytes of the source as stored on disk.
+    pub stored_bytes: u64,
+}
+
+pub fn read_source(source: &Source, limits: &ReadLimits) -> Contents {
+    match source {
+        Source::Package(path) => read_package(path, limits),
+        Source::ArticleDir(path) => read_article_dir(path, limits),
+    }
+}
+
+/// Decides what to keep of a member: the article XML, image-named members, nothing else.
+fn classify(name: &str, size: u64, limits: &ReadLimits, have_xml: bool) -> Option<bool> {
+    let ext = extension(name);
+    let is_xml = ext == "nxml" || (ext == "xml" && !have_xml);
+    if is_xml {
+        return Some(size <= limits.max_xml_bytes);
+    }
+    if IMAGE_EXTENSIONS.contains(&ext.as_str()) {
+        return Some(size <= limits.max_image_bytes);
+    }
+    None
+}
+
+fn keep(contents: &mut Contents, name: String, data: Vec<u8>) {
+    let ext = extension(&name);
+    let replaces_xml = contents.xml.as_ref().map(|x| ext == "nxml" && extension(&x.name) != "nxml").unwrap_or(true);
+    if (ext == "nxml" || ext == "xml") && replaces_xml {
+        contents.xml = Some(Member { name, data });
+    } else if IMAGE_EXTENSIONS.contains(&ext.as_str()) {
+        contents.images.push(Member { name, data });
+    }
+}
+
+fn read_package(path: &Path, limits: &ReadLimits) -> Contents {
+    let mut contents = Contents::default();
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            contents.error = Some(format!("cannot open: {e}"));
+            return contents;
+        }
+    };
+    contents.stored_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if contents.stored_bytes == 0 {
+        contents.error = Some("empty file".into());
+        return contents;
+    }
+    if let Err(e) = stream_tar(BufReader::with_capacity(256 << 10, file), limits, &mut contents) {
+        contents.error = Some(e);
+    }
+    contents
+}
+
+fn stream_tar(reader: impl Read, limits: &ReadLimits, contents: &mut Contents) -> Result<(), String> {
+    let mut archive = tar::Archive::new(GzDecoder::new(reader));
+    let entries = archive.entries().map_err(|e| format!("not a tar.gz: {e}"))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| format!("broken tar stream: {e}"))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let size = entry.header().size().map_err(|e| format!("bad tar header for {name}: {e}"))?;
+        match classify(&name, size, limits, contents.xml.is_some()) {
+            Some(true) => {
+                let mut data = Vec::with_capacity(size as usize);
+                entry.read_to_end(&mut data).map_err(|e| format!("broken tar stream in {name}: {e}"))?;
+                if (data.len() as u64) < size {
+                    return Err(format!("archive ends inside member {name}"));
+                }
+                keep(contents, name, data);
+            }
+            Some(false) => contents.unread.push(Unread { name, size, too_large: true }),
+            None => contents.unread.push(Unread { name, size, too_large: false }),
+        }
+    }
+    Ok(())
+}
+
+fn read_article_dir(dir: &Path, limits: &ReadLimits) -> Contents {
+    let mut contents = Contents::default();
+    let listing = match std::fs::read_dir(dir) {
+        Ok(l) => l,
+        Err(e) => {
+            contents.error = Some(format!("cannot list folder: {e}"));
+            return contents;
+        }
+    };
+    let mut files: Vec<(String, PathBuf, u64)> = listing
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path(), e.metadata().map(|m| m.len()).unwrap_or(0)))
+        .collect();
+    files.sort();
+    // The folder's own XML (PMCnnnn.<v>.xml) first, so a stray .xml does not win.
+    let own_xml = format!("{}.xml", dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default());
+    files.sort_by_key(|(name, _, _)| *name != own_xml);
+    for (name, path, size) in files {
+        contents.stored_bytes += size;
+        match classify(&name, size, limits, contents.xml.is_some()) {
+            Some(true) => match std::fs::read(&path) {
+                Ok(data) => keep(&mut contents, name, data),
+                Err(e) => contents.error = Some(format!("cannot read {name}: {e}")),
+            },
+            Some(false) => contents.unread.push(Unread { name, size, too_large: true }),
+            None => contents.unread.push(Unread { name, size, too_large: false }),
+        }
+    }
+    contents
+}
+
+/// One row of `oa_file_list.csv`.
+#[derive(Debug, Clone)]
+pub struct FileListEntry {
+    pub license: String,
+    pub pmid: Option<String>,
+}
+
+/// `oa_file_list.csv`, keyed by accession id (`PMC13900`).
+#[derive(Debug, Default)]
+pub struct FileList(pub HashMap<String, FileListEntry>);
+
+impl FileList {
+    pub fn load(path: &Path) -> Result<FileList, CoreError> {
+        let bad = |message: String| CoreError::FileList { path: path.display().to_string(), message };
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_path(path).map_err(|e| bad(e.to_string()))?;
+        let headers = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
+        let column = |name: &str| {
+            headers.iter().position(|h| h.trim() == name).ok_or_else(|| bad(format!("no column {name:?}")))
+        };
+        let (accession, pmid, license) = (column("Accession ID")?, column("PMID")?, column("License")?);
+        let mut map = HashMap::new();
+        for record in reader.records() {
+            let record = record.map_err(|e| bad(e.to_string()))?;
+            let Some(acc) = record.get(accession).map(str::trim).filter(|a| !a.is_empty()) else { continue };
+            let pmid = record.get(pmid).map(str::trim).filter(|p| !p.is_empty() && *p != "0").map(str::to_string);
+            let license = record.get(license).unwrap_or("").trim().to_string();
+            map.insert(acc.to_string(), FileListEntry { license, pmid });
+        }
+        Ok(FileList(map))
+    }
+
+    pub fn get(&self, source: &Source) -> Option<&FileListEntry> {
+        self.0.get(&source.accession()?)
+    }
+}

@@ -1,0 +1,114 @@
+//! Every way the core can fail, and the per-item status each failure is recorded as.
+//!
+//! Archive-, article- and image-level failures never abort a run: they become a row whose
+//! `status` names the failure. Only bad *arguments* (an input path that does not exist, an
+//! unreadable file list) are raised to Python, through `lib.rs`'s exception mapping.
+
+use std::fmt;
+
+/// The `status` column of a scan row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    /// The fig's graphic names no member of the package.
+    MissingImage,
+    /// A fig with no `<graphic>` at all.
+    NoGraphic,
+    DecodeError,
+    /// Over the pixel or byte limit; nothing was allocated for it.
+    TooLarge,
+    /// A member exists but is not an image format we decode (EPS, PDF, ...).
+    UnsupportedFormat,
+    /// gzip/tar stream broken: truncated, not gzip, not tar.
+    BadArchive,
+    /// The package holds no .nxml/.xml article.
+    NoXml,
+    BadXml,
+    /// The article parsed but has no figures: one row so every package is accounted for.
+    NoFigures,
+    /// A bug in the core (a caught panic): recorded, never fatal.
+    InternalError,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::MissingImage => "missing_image",
+            Status::NoGraphic => "no_graphic",
+            Status::DecodeError => "decode_error",
+            Status::TooLarge => "too_large",
+            Status::UnsupportedFormat => "unsupported_format",
+            Status::BadArchive => "bad_archive",
+            Status::NoXml => "no_xml",
+            Status::BadXml => "bad_xml",
+            Status::NoFigures => "no_figures",
+            Status::InternalError => "internal_error",
+        }
+    }
+}
+
+/// An image that could not be turned into pixels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageError {
+    pub status: Status,
+    pub message: String,
+}
+
+impl ImageError {
+    pub fn new(status: Status, message: impl Into<String>) -> Self {
+        Self { status, message: message.into() }
+    }
+    pub fn decode(message: impl fmt::Display) -> Self {
+        Self::new(Status::DecodeError, message.to_string())
+    }
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(Status::TooLarge, message)
+    }
+}
+
+impl fmt::Display for ImageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.status.as_str(), self.message)
+    }
+}
+
+/// Errors raised to the caller (bad arguments), as opposed to per-item statuses.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("input not found: {0}")]
+    InputNotFound(String),
+    #[error("cannot read {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("bad file list {path}: {message}")]
+    FileList { path: String, message: String },
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+}
+
+/// Turns a caught panic payload into text for the `error` column.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_string()
+    }
+}
+
+// ---- Python exceptions: the one place core errors become Python errors. ----
+
+pyo3::create_exception!(_core, Rocov2Error, pyo3::exceptions::PyException, "Base class of rocov2-fast errors.");
+pyo3::create_exception!(_core, InputError, Rocov2Error, "An input path or file list that cannot be used.");
+
+impl From<CoreError> for pyo3::PyErr {
+    fn from(err: CoreError) -> pyo3::PyErr {
+        match err {
+            CoreError::InputNotFound(_) | CoreError::Io { .. } | CoreError::FileList { .. } => {
+                InputError::new_err(err.to_string())
+            }
+            CoreError::InvalidOption(_) => pyo3::exceptions::PyValueError::new_err(err.to_string()),
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! JATS article XML → ids, year, licence and figures.
+//!
+//! Safety: the DOCTYPE (and any internal subset) is cut out before parsing and every entity
+//! reference other than XML's five predefined ones is kept as literal text, so no DTD is ever
+//! loaded, no entity is ever expanded (billion laughs, XXE) and nothing touches the network.
+
+use roxmltree::{Document, Node, NodeType, ParsingOptions};
+
+const XLINK_NS: &str = "http://www.w3.org/1999/xlink";
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Article {
+    pub pmcid: Option<String>,
+    pub pmid: Option<String>,
+    pub doi: Option<String>,
+    pub year: Option<i32>,
+    pub license: Option<&'static str>,
+    /// Which markup the licence was read from: `xlink_href`, `ali_license_ref`, `license_type`, `license_p`.
+    pub license_source: Option<&'static str>,
+    /// The URL or words the licence was read from, as written.
+    pub license_raw: Option<String>,
+    pub figures: Vec<Figure>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Figure {
+    pub id: Option<String>,
+    pub label: Option<String>,
+    pub caption: String,
+    /// Every `<graphic xlink:href>` of the fig, in document order.
+    pub graphics: Vec<String>,
+}
+
+/// Nodes a document may hold; a real article has a few hundred thousand at most.
+const MAX_NODES: u32 = 5_000_000;
+
+pub fn parse_article(xml: &[u8]) -> Result<Article, String> {
+    let text = String::from_utf8_lossy(xml);
+    let no_dtd = strip_doctype(&text);
+    let safe = neutralise_entities(&no_dtd);
+    let options = ParsingOptions { allow_dtd: false, nodes_limit: MAX_NODES, ..ParsingOptions::default() };
+    let doc = Document::parse_with_options(&safe, options).map_err(|e| e.to_string())?;
+    let root = doc.root_element();
+    let meta = root.descendants().find(|n| n.has_tag_name("article-meta"));
+    let mut article = Article::default();
+    if let Some(meta) = meta {
+        read_ids(meta, &mut article);
+        article.year = read_year(meta);
+        if let Some((license, source, raw)) = read_license(meta) {
+            article.license = license;
+            article.license_source = Some(source);
+            article.license_raw = Some(raw);
+        }
+    }
+    article.figures = root.descendants().filter(|n| n.has_tag_name("fig")).map(read_figure).collect();
+    Ok(article)
+}
+
+/// Removes `<!DOCTYPE ...>` including an internal subset `[...]`.
+pub fn strip_doctype(text: &str) -> std::borrow::Cow<'_, str> {
+    let Some(start) = text.find("<!DOCTYPE") else { return text.into() };
+    let bytes = text.as_bytes();
+    let (mut i, mut depth, mut quote) = (start + 9, 0i32, None::<u8>);
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None => match b {
+                b'"' | b'\'' => quote = Some(b),
+                b'[' => depth += 1,
+                b']' => depth -= 1,
+                b'>' if depth <= 0 => {
+                    let mut out = String::with_capacity(text.len());
+                    out.push_str(&text[..start]);
+                    out.push_str(&text[i + 1..]);
+                    return out.into();
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    text[..start].to_string().into() // unterminated DOCTYPE: nothing after it is trustworthy
+}
+
+/// `&name;` for any name but the five predefined ones becomes the literal text `&name;`.
+pub fn neutralise_entities(text: &str) -> std::borrow::Cow<'_, str> {
+    const PREDEFINED: [&str; 5] = ["amp;", "lt;", "gt;", "quot;", "apos;"];
+    let needs_work = text.match_indices('&').any(|(i, _)| {
+        let rest = &text[i + 1..];
+        !(rest.starts_with('#') || PREDEFINED.iter().any(|p| rest.starts_with(p)))
+    });
+    if !needs_work {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut last = 0;
+    for (i, _) in text.match_indices('&') {
+        let rest = &text[i + 1..];
+        if rest.starts_with('#') || PREDEFINED.iter().any(|p| rest.starts_with(p)) {
+            continue;
+        }
+        out.push_str(&text[last..i]);
+        out.push_str("&amp;");
+        last = i + 1;
+    }
+    out.push_str(&text[last..]);
+    out.into()
+}
+
+fn read_ids(meta: Node, article: &mut Article) {
+    for id in meta.children().filter(|n| n.has_tag_name("article-id")) {
+        let value = collapse_whitespace(&id.text().unwrap_or_default());
+        if value.is_empty() {
+            continue;
+        }
+        match id.attribute("pub-id-type") {
+            Some("pmc") | Some("pmcid") | Some("pmc-uid") if article.pmcid.is_none() => {
+                let digits = value.trim_start_matches("PMC");
+                article.pmcid = Some(format!("PMC{digits}"));
+            }
+            Some("pmid") if article.pmid.is_none() => article.pmid = Some(value),
+            Some("doi") if article.doi.is_none() => article.doi = Some(value),
+            _ => {}
+        }
+    }
+}
+
+/// Publication year: electronic publication first, then print, then any pub-date.
+fn read_year(meta: Node) -> Option<i32> {
+    let dates: Vec<Node> = meta.children().filter(|n| n.has_tag_name("pub-date")).collect();
+    fn kind<'a>(d: &Node<'a, '_>) -> &'a str {
+        d.attribute("pub-type").or_else(|| d.attribute("date-type")).unwrap_or("")
+    }
+    let preference = ["epub", "pub", "ppub", "epub-ppub", "collection"];
+    let chosen = preference
+        .iter()
+        .find_map(|p| dates.iter().find(|d| kind(d) == *p))
+        .or_else(|| dates.first())?;
+    let year = chosen.children().find(|n| n.has_tag_name("year"))?.text()?;
+    year.trim().parse().ok()
+}
+
+type LicenseReading = (Option<&'static str>, &'static str, String);
+
+/// Licence from the most explicit markup present: `xlink:href`, `ali:license_ref`,
+/// `@license-type`, then the words of `<license-p>`.
+fn read_license(meta: Node) -> Option<LicenseReading> {
+    let license = meta.descendants().find(|n| n.has_tag_name("license"))?;
+    let mut readings: Vec<LicenseReading> = Vec::new();
+    if let Some(href) = xlink_href(license) {
+        readings.push((license_from_url(href), "xlink_href", href.to_string()));
+    }
+    for r in license.descendants().filter(|n| n.is_element() && n.tag_name().name() == "license_ref") {
+        let url = collapse_whitespace(&text_content(r));
+        readings.push((license_from_url(&url), "ali_license_ref", url));
+    }
+    if let Some(kind) = license.attribute("license-type") {
+        readings.push((license_from_words(kind), "license_type", kind.to_string()));
+    }
+    let words = license
+        .descendants()
+        .filter(|n| n.has_tag_name("license-p"))
+        .map(|p| caption_text(p))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !words.is_empty() {
+        readings.push((license_from_words(&words), "license_p", words));
+    }
+    readings
+        .iter()
+        .find(|r| r.0.is_some())
+        .cloned()
+        .or_else(|| readings.into_iter().next())
+}
+
+/// Maps a Creative Commons URL to the file-list vocabulary.
+pub fn license_from_url(url: &str) -> Option<&'static str> {
+    let url = url.to_ascii_lowercase();
+    if url.contains("publicdomain/zero") {
+        return Some("CC0");
+    }
+    let path = url.split("/licenses/").nth(1)?;
+    let code = path.split('/').next()?;
+    license_from_code(code)
+}
+
+fn license_from_code(code: &str) -> Option<&'static str> {
+    match code {
+        "by" => Some("CC BY"),
+        "by-nc" => Some("CC BY-NC"),
+        "by-nc-sa" => Some("CC BY-NC-SA"),
+        "by-nc-nd" => Some("CC BY-NC-ND"),
+        "by-nd" => Some("CC BY-ND"),
+        "by-sa" => Some("CC BY-SA"),
+        _ => None,
+    }
+}
+
+/// Reads a licence from free text (`<license-p>`, `@license-type`): "CC BY-NC 4.0",
+/// "Creative Commons Attribution-NonCommercial License", "cc-by", ...
+pub fn license_from_words(words: &str) -> Option<&'static str> {
+    let lower = words.to_ascii_lowercase();
+    if let Some(code) = license_from_url(&lower) {
+        return Some(code);
+    }
+    if lower.contains("cc0") || lower.contains("cc zero") || lower.contains("public domain dedication") {
+        return Some("CC0");
+    }
+    let squashed: String = lower.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    // "cc by-nc-nd", "cc-by-nc", "ccby" written as a code
+    for (pattern, code) in [
+        ("ccbyncsa", "by-nc-sa"),
+        ("ccbyncnd", "by-nc-nd"),
+        ("ccbync", "by-nc"),
+        ("ccbynd", "by-nd"),
+        ("ccbysa", "by-sa"),
+        ("ccby", "by"),
+    ] {
+        if squashed.contains(pattern) {
+            return license_from_code(code);
+        }
+    }
+    if !(lower.contains("creative commons") || lower.contains("creativecommons")) || !lower.contains("attribution") {
+        return None;
+    }
+    let nc = squashed.contains("noncommercial");
+    let nd = squashed.contains("noderiv");
+    let sa = squashed.contains("sharealike");
+    license_from_code(match (nc, nd, sa) {
+        (true, true, _) => "by-nc-nd",
+        (true, false, true) => "by-nc-sa",
+        (true, false, false) => "by-nc",
+        (false, true, _) => "by-nd",
+        (false, false, true) => "by-sa",
+        (false, false, false) => "by",
+    })
+}
+
+/// `xlink:href` by namespace, or any attribute whose local name is `href` (documents that
+/// forgot the namespace declaration).
+fn xlink_href<'a>(node: Node<'a, '_>) -> Option<&'a str> {
+    node.attribute((XLINK_NS, "href"))
+        .or_else(|| node.attributes().find(|a| a.name() == "href").map(|a| a.value()))
+}
+
+fn read_figure(fig: Node) -> Figure {
+    let own = |n: &Node| n.ancestors().skip(1).find(|a| a.has_tag_name("fig")) == Some(fig);
+    let label = fig.children().find(|n| n.has_tag_name("label")).map(|n| caption_text(n));
+    let caption = fig.children().find(|n| n.has_tag_name("caption")).map(caption_text).unwrap_or_default();
+    let graphics = fig
+        .descendants()
+        .filter(|n| n.has_tag_name("graphic") && own(n))
+        .filter_map(|n| xlink_href(n).map(|h| h.trim().to_string()))
+        .collect();
+    Figure { id: fig.attribute("id").map(str::to_string), label, caption, graphics }
+}
+
+/// Block elements: their text is separated from its neighbours by a space.
+fn is_block(name: &str) -> bool {
+    matches!(
+        name,
+        "title" | "p" | "list" | "list-item" | "def-list" | "def-item" | "term" | "def" | "disp-quote"
+            | "sec" | "disp-formula" | "table-wrap" | "break" | "label" | "attrib" | "speech"
+    )
+}
+
+/// Caption text: blocks joined by a space, inline markup kept as text, LaTeX wrappers removed,
+/// whitespace collapsed.
+pub fn caption_text(node: Node) -> String {
+    let mut out = String::new();
+    append_text(node, &mut out);
+    collapse_whitespace(&out)
+}
+
+fn append_text(node: Node, out: &mut String) {
+    for child in node.children() {
+        match child.node_type() {
+            NodeType::Text => out.push_str(child.text().unwrap_or_default()),
+            NodeType::Element => {
+                let name = child.tag_name().name();
+                if name == "tex-math" {
+                    out.push_str(&strip_latex_wrapper(&text_content(child)));
+                } else if name == "math" && has_tex_alternative(child) {
+                    // <alternatives> holds the same formula twice: keep the TeX one only.
+                } else if is_block(name) {
+                    out.push(' ');
+                    append_text(child, out);
+                    out.push(' ');
+                } else {
+                    append_text(child, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn has_tex_alternative(math: Node) -> bool {
+    math.parent()
+        .filter(|p| p.has_tag_name("alternatives"))
+        .map(|p| p.children().any(|c| c.has_tag_name("tex-math")))
+        .unwrap_or(false)
+}
+
+/// `\documentclass...\begin{document} BODY \end{document}` → `BODY`.
+pub fn strip_latex_wrapper(tex: &str) -> String {
+    let body = match tex.find("\\begin{document}") {
+        Some(i) => &tex[i + "\\begin{document}".len()..],
+        None if tex.contains("\\documentclass") => "",
+        None => tex,
+    };
+    let body = body.split("\\end{document}").next().unwrap_or_default();
+    collapse_whitespace(body)
+}
+
+fn text_content(node: Node) -> String {
+    node.descendants().filter(|n| n.is_text()).filter_map(|n| n.text()).collect()
+}
+
+pub fn collapse_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_markup_is_kept_without_spaces_and_blocks_are_separated() {
+        let xml = br#"<article xmlns:xlink="http://www.w3.org/1999/xlink"><body><fig id="f1"><label>Figure 1.</label>
+            <caption><title>MRI</title><p>CO<sub>2</sub> map of <italic>the</italic> brain (<xref rid="b1">1</xref>).</p></caption>
+            <graphic xlink:href="fig1"/></fig></body></article>"#;
+        let a = parse_article(xml).unwrap();
+        assert_eq!(a.figures[0].caption, "MRI CO2 map of the brain (1).");
+        assert_eq!(a.figures[0].label.as_deref(), Some("Figure 1."));
+        assert_eq!(a.figures[0].graphics, vec!["fig1".to_string()]);
+    }
+
+    #[test]
+    fn billion_laughs_is_not_expanded() {
+        let xml = br#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>
+            <article><body><fig><caption><p>&lol2;</p></caption></fig></body></article>"#;
+        let a = parse_article(xml).unwrap();
+        assert_eq!(a.figures[0].caption, "&lol2;");
+    }
+
+    #[test]
+    fn latex_wrapper_is_removed() {
+        let tex = r"\documentclass[12pt]{minimal}\usepackage{amsmath}\begin{document}$$\alpha$$\end{document}";
+        assert_eq!(strip_latex_wrapper(tex), "$$\\alpha$$");
+    }
+
+    #[test]
+    fn licence_words_and_urls() {
+        assert_eq!(license_from_url("http://creativecommons.org/licenses/by-nc/3.0"), Some("CC BY-NC"));
+        assert_eq!(license_from_url("https://creativecommons.org/publicdomain/zero/1.0/"), Some("CC0"));
+        assert_eq!(license_from_url("http://creativecommons.org/publicdomain/mark/1.0/"), None);
+        assert_eq!(license_from_words("Creative Commons Attribution License"), Some("CC BY"));
+        assert_eq!(
+            license_from_words("Creative Commons Attribution-NonCommercial-NoDerivatives 4.0 International"),
+            Some("CC BY-NC-ND")
+        );
+        assert_eq!(license_from_words("This article is CC BY-NC-SA 4.0."), Some("CC BY-NC-SA"));
+        assert_eq!(license_from_words("open-access"), None);
+    }
+}

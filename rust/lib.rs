@@ -1,0 +1,265 @@
+//! PyO3 bindings only: each function converts arguments, releases the GIL, calls a core module
+//! and converts the result. The pipeline stages live in the modules below.
+
+pub mod archive;
+pub mod decode;
+pub mod error;
+pub mod hash;
+pub mod jats;
+pub mod records;
+pub mod resize;
+
+use archive::{discover, FileList, ReadLimits, Source};
+use decode::Limits;
+use error::CoreError;
+use numpy::{IntoPyArray, PyArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use records::{scan_source, ScanOptions, SourceRecords};
+use resize::Fit;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::{Arc, Mutex};
+
+fn to_paths(inputs: Vec<String>) -> Vec<PathBuf> {
+    inputs.into_iter().map(PathBuf::from).collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn scan_options(
+    size: u32,
+    fit: &str,
+    exact_hash: bool,
+    with_pixels: bool,
+    max_pixels: u64,
+    max_image_bytes: u64,
+    max_xml_bytes: u64,
+) -> Result<ScanOptions, CoreError> {
+    let fit = Fit::parse(fit).ok_or_else(|| CoreError::InvalidOption(format!("fit must be 'pad' or 'stretch', not {fit:?}")))?;
+    if size == 0 {
+        return Err(CoreError::InvalidOption("size must be positive".into()));
+    }
+    Ok(ScanOptions {
+        size,
+        fit,
+        limits: Limits { max_pixels, max_bytes: max_image_bytes },
+        read_limits: ReadLimits { max_image_bytes, max_xml_bytes },
+        exact_hash,
+        with_pixels,
+    })
+}
+
+/// Scans sources on its own pool of `workers` threads; iterate it to get one result per source
+/// (in completion order) as `(archive, article, rows, pixels, stored_bytes)`.
+#[pyclass(module = "rocov2_fast._core")]
+struct Scanner {
+    sources: Vec<String>,
+    receiver: Mutex<Option<Receiver<SourceRecords>>>,
+}
+
+#[pymethods]
+impl Scanner {
+    #[new]
+    #[pyo3(signature = (inputs, *, workers=0, file_list=None, size=224, fit="pad", exact_hash=false,
+        with_pixels=false, max_pixels=Limits::default().max_pixels, max_image_bytes=Limits::default().max_bytes,
+        max_xml_bytes=64<<20))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        inputs: Vec<String>,
+        workers: usize,
+        file_list: Option<String>,
+        size: u32,
+        fit: &str,
+        exact_hash: bool,
+        with_pixels: bool,
+        max_pixels: u64,
+        max_image_bytes: u64,
+        max_xml_bytes: u64,
+    ) -> PyResult<Self> {
+        let opts = scan_options(size, fit, exact_hash, with_pixels, max_pixels, max_image_bytes, max_xml_bytes)?;
+        let paths = to_paths(inputs);
+        let (sources, file_list) = py.detach(|| -> Result<_, CoreError> {
+            let list = file_list.map(|p| FileList::load(std::path::Path::new(&p))).transpose()?;
+            Ok((discover(&paths)?, list))
+        })?;
+        let names = sources.iter().map(|s| s.path().display().to_string()).collect();
+        let receiver = spawn_workers(sources, file_list, opts, workers);
+        Ok(Scanner { sources: names, receiver: Mutex::new(Some(receiver)) })
+    }
+
+    /// The discovered sources, in scan-queue order.
+    #[getter]
+    fn sources(&self) -> Vec<String> {
+        self.sources.clone()
+    }
+
+    fn __len__(&self) -> usize {
+        self.sources.len()
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let next = py.detach(|| {
+            let guard = self.receiver.lock().expect("receiver lock");
+            guard.as_ref().and_then(|r| r.recv().ok())
+        });
+        match next {
+            Some(records) => Ok(Some(records_to_python(py, records, None)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Stops the workers after the sources in flight.
+    fn close(&self) {
+        self.receiver.lock().expect("receiver lock").take();
+    }
+}
+
+fn spawn_workers(sources: Vec<Source>, file_list: Option<FileList>, opts: ScanOptions, workers: usize) -> Receiver<SourceRecords> {
+    let workers = if workers == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { workers };
+    let (sender, receiver) = sync_channel(workers * 2);
+    let queue = Arc::new((sources, AtomicUsize::new(0), file_list));
+    for _ in 0..workers {
+        let queue = Arc::clone(&queue);
+        let sender = sender.clone();
+        std::thread::spawn(move || {
+            let (sources, next, file_list) = &*queue;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(source) = sources.get(i) else { break };
+                if sender.send(scan_source(source, file_list.as_ref(), &opts)).is_err() {
+                    break; // the Python side dropped the scanner
+                }
+            }
+        });
+    }
+    receiver
+}
+
+fn records_to_python<'py>(py: Python<'py>, r: SourceRecords, size: Option<u32>) -> PyResult<Bound<'py, PyAny>> {
+    let n = r.rows.len();
+    let a = &r.article;
+    let columns = PyDict::new(py);
+    let repeat = |v: &Option<String>| vec![v.clone(); n];
+    columns.set_item("archive", vec![r.archive.clone(); n])?;
+    columns.set_item("pmcid", repeat(&a.pmcid))?;
+    columns.set_item("pmid", repeat(&a.pmid))?;
+    columns.set_item("doi", repeat(&a.doi))?;
+    columns.set_item("year", vec![a.year; n])?;
+    columns.set_item("license", repeat(&a.license))?;
+    columns.set_item("license_source", repeat(&a.license_source))?;
+    columns.set_item("xml_license", repeat(&a.xml_license))?;
+    columns.set_item("license_raw", repeat(&a.license_raw))?;
+    macro_rules! column {
+        ($name:literal, $field:ident) => {
+            columns.set_item($name, r.rows.iter().map(|row| row.$field.clone()).collect::<Vec<_>>())?;
+        };
+    }
+    column!("figure_index", figure_index);
+    column!("figure_id", figure_id);
+    column!("label", label);
+    column!("caption", caption);
+    column!("graphic", graphic);
+    column!("member", member);
+    column!("format", format);
+    column!("width", width);
+    column!("height", height);
+    column!("channels", channels);
+    column!("bytes", bytes);
+    column!("phash", phash);
+    column!("dhash", dhash);
+    column!("status", status);
+    column!("error", error);
+    column!("pixel_index", pixel_index);
+    let pixel_count = r.rows.iter().filter(|row| row.pixel_index.is_some()).count();
+    let pixels: Bound<'py, PyAny> = if pixel_count == 0 {
+        py.None().into_bound(py)
+    } else {
+        let side = size.unwrap_or_else(|| ((r.pixels.len() / pixel_count / 3) as f64).sqrt() as u32) as usize;
+        // Zero-copy: numpy takes ownership of the Rust buffer.
+        r.pixels.into_pyarray(py).reshape([pixel_count, side, side, 3])?.into_any()
+    };
+    let result = (r.archive, columns, pixels, r.stored_bytes);
+    Ok(result.into_pyobject(py)?.into_any())
+}
+
+/// Parses JATS article XML: ids, year, licence and figures (as a dict).
+#[pyfunction]
+fn parse_jats<'py>(py: Python<'py>, xml: &[u8]) -> PyResult<Bound<'py, PyDict>> {
+    let data = xml.to_vec();
+    let article = py.detach(move || jats::parse_article(&data)).map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("bad XML: {e}")))?;
+    let d = PyDict::new(py);
+    d.set_item("pmcid", article.pmcid)?;
+    d.set_item("pmid", article.pmid)?;
+    d.set_item("doi", article.doi)?;
+    d.set_item("year", article.year)?;
+    d.set_item("license", article.license)?;
+    d.set_item("license_source", article.license_source)?;
+    d.set_item("license_raw", article.license_raw)?;
+    let figures = article
+        .figures
+        .into_iter()
+        .map(|f| {
+            let fd = PyDict::new(py);
+            fd.set_item("id", f.id)?;
+            fd.set_item("label", f.label)?;
+            fd.set_item("caption", f.caption)?;
+            fd.set_item("graphics", f.graphics)?;
+            Ok(fd)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    d.set_item("figures", figures)?;
+    Ok(d)
+}
+
+/// Decodes one image; returns a dict with size, format, hashes and the pixels as decoded
+/// (`reduce_to=None`: full size, bit-exact imagehash hashes).
+#[pyfunction]
+#[pyo3(signature = (data, *, reduce_to=None, max_pixels=Limits::default().max_pixels))]
+fn decode_image<'py>(py: Python<'py>, data: &[u8], reduce_to: Option<u32>, max_pixels: u64) -> PyResult<Bound<'py, PyDict>> {
+    let bytes = data.to_vec();
+    let limits = Limits { max_pixels, ..Limits::default() };
+    let (decoded, h) = py
+        .detach(move || -> Result<_, error::ImageError> {
+            let decoded = decode::decode(&bytes, reduce_to, &limits)?;
+            let h = hash::hashes(&decoded.pixels, reduce_to);
+            Ok((decoded, h))
+        })
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    let d = PyDict::new(py);
+    d.set_item("format", decoded.format.as_str())?;
+    d.set_item("width", decoded.width)?;
+    d.set_item("height", decoded.height)?;
+    d.set_item("source_channels", decoded.source_channels)?;
+    d.set_item("phash", hash::to_hex(h.phash))?;
+    d.set_item("dhash", hash::to_hex(h.dhash))?;
+    let p = decoded.pixels;
+    let shape = [p.height as usize, p.width as usize, p.channels as usize];
+    d.set_item("pixels", p.data.into_pyarray(py).reshape(shape)?)?;
+    Ok(d)
+}
+
+/// Expands inputs into the list of sources (packages and article folders) a scan would read.
+#[pyfunction]
+fn discover_sources(py: Python<'_>, inputs: Vec<String>) -> PyResult<Vec<String>> {
+    let paths = to_paths(inputs);
+    let sources = py.detach(|| discover(&paths))?;
+    Ok(sources.iter().map(|s| s.path().display().to_string()).collect())
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Scanner>()?;
+    m.add_function(wrap_pyfunction!(parse_jats, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_image, m)?)?;
+    m.add_function(wrap_pyfunction!(discover_sources, m)?)?;
+    m.add("Rocov2Error", m.py().get_type::<error::Rocov2Error>())?;
+    m.add("InputError", m.py().get_type::<error::InputError>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

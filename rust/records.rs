@@ -1,0 +1,278 @@
+//! One source → one row per figure graphic (or per source-level failure), plus the decoded
+//! model-size pixels of every `ok` row.
+
+use crate::archive::{basename, read_source, Contents, FileList, Member, ReadLimits, Source, IMAGE_EXTENSIONS};
+use crate::decode::{decode, Limits};
+use crate::error::{panic_message, ImageError, Status};
+use crate::hash::{hashes, to_hex};
+use crate::jats::{parse_article, Article, Figure};
+use crate::resize::{to_model_input, Fit};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+#[derive(Debug, Clone, Copy)]
+pub struct ScanOptions {
+    /// Model input side (pixels) and the minimum side JPEGs are decoded at.
+    pub size: u32,
+    pub fit: Fit,
+    pub limits: Limits,
+    pub read_limits: ReadLimits,
+    /// Hash the full-resolution image (bit-exact `imagehash`) instead of the reduced decode.
+    pub exact_hash: bool,
+    /// Keep `size`×`size`×3 pixels of every `ok` row.
+    pub with_pixels: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        let limits = Limits::default();
+        Self {
+            size: 224,
+            fit: Fit::Pad,
+            limits,
+            read_limits: ReadLimits { max_image_bytes: limits.max_bytes, max_xml_bytes: 64 << 20 },
+            exact_hash: false,
+            with_pixels: false,
+        }
+    }
+}
+
+/// Article-level fields shared by every row of a source.
+#[derive(Debug, Clone, Default)]
+pub struct ArticleFields {
+    pub pmcid: Option<String>,
+    pub pmid: Option<String>,
+    pub doi: Option<String>,
+    pub year: Option<i32>,
+    pub license: Option<String>,
+    pub license_source: Option<String>,
+    pub xml_license: Option<String>,
+    pub license_raw: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Row {
+    pub figure_index: Option<u32>,
+    pub figure_id: Option<String>,
+    pub label: Option<String>,
+    pub caption: Option<String>,
+    pub graphic: Option<String>,
+    pub member: Option<String>,
+    pub format: Option<&'static str>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub channels: Option<u8>,
+    pub bytes: Option<u64>,
+    pub phash: Option<String>,
+    pub dhash: Option<String>,
+    pub status: &'static str,
+    pub error: Option<String>,
+    /// Index into the source's pixel batch, for `ok` rows when pixels are kept.
+    pub pixel_index: Option<u32>,
+}
+
+#[derive(Debug, Default)]
+pub struct SourceRecords {
+    pub archive: String,
+    pub article: ArticleFields,
+    pub rows: Vec<Row>,
+    /// `n × size × size × 3` uint8, n = rows with a pixel_index.
+    pub pixels: Vec<u8>,
+    pub stored_bytes: u64,
+}
+
+/// Scans one source. Never panics: a panic anywhere becomes an `internal_error` row.
+pub fn scan_source(source: &Source, file_list: Option<&FileList>, opts: &ScanOptions) -> SourceRecords {
+    let archive = source.path().display().to_string();
+    match catch_unwind(AssertUnwindSafe(|| scan_source_inner(source, file_list, opts))) {
+        Ok(records) => records,
+        Err(payload) => SourceRecords {
+            archive,
+            rows: vec![source_row(Status::InternalError, Some(format!("panic: {}", panic_message(&*payload))))],
+            ..Default::default()
+        },
+    }
+}
+
+fn source_row(status: Status, error: Option<String>) -> Row {
+    Row { status: status.as_str(), error, ..Default::default() }
+}
+
+fn scan_source_inner(source: &Source, file_list: Option<&FileList>, opts: &ScanOptions) -> SourceRecords {
+    let contents = read_source(source, &opts.read_limits);
+    let mut records = SourceRecords {
+        archive: source.path().display().to_string(),
+        stored_bytes: contents.stored_bytes,
+        ..Default::default()
+    };
+    let listed = file_list.and_then(|l| l.get(source));
+    if let Some(entry) = listed {
+        records.article.license = Some(entry.license.clone());
+        records.article.license_source = Some("file_list".into());
+        records.article.pmid = entry.pmid.clone();
+    }
+    records.article.pmcid = source.accession();
+    if let Some(error) = &contents.error {
+        records.rows.push(source_row(Status::BadArchive, Some(error.clone())));
+    }
+    let Some(xml) = &contents.xml else {
+        if contents.error.is_none() {
+            records.rows.push(source_row(Status::NoXml, Some("no .nxml or .xml article in the package".into())));
+        }
+        return records;
+    };
+    let article = match parse_article(&xml.data) {
+        Ok(a) => a,
+        Err(e) => {
+            records.rows.push(source_row(Status::BadXml, Some(format!("{}: {e}", xml.name))));
+            return records;
+        }
+    };
+    fill_article_fields(&mut records.article, &article, listed.is_some());
+    if article.figures.is_empty() && records.rows.is_empty() {
+        records.rows.push(source_row(Status::NoFigures, None));
+    }
+    for (index, figure) in article.figures.iter().enumerate() {
+        scan_figure(index as u32, figure, &contents, opts, &mut records);
+    }
+    records
+}
+
+fn fill_article_fields(fields: &mut ArticleFields, article: &Article, listed: bool) {
+    if article.pmcid.is_some() {
+        fields.pmcid = article.pmcid.clone();
+    }
+    if article.pmid.is_some() {
+        fields.pmid = article.pmid.clone();
+    }
+    fields.doi = article.doi.clone();
+    fields.year = article.year;
+    fields.xml_license = article.license.map(str::to_string);
+    fields.license_raw = article.license_raw.clone();
+    if !listed {
+        fields.license = fields.xml_license.clone();
+        fields.license_source = Some(article.license_source.unwrap_or("none").to_string());
+    }
+}
+
+fn scan_figure(index: u32, figure: &Figure, contents: &Contents, opts: &ScanOptions, records: &mut SourceRecords) {
+    let base = Row {
+        figure_index: Some(index),
+        figure_id: figure.id.clone(),
+        label: figure.label.clone(),
+        caption: Some(figure.caption.clone()),
+        ..Default::default()
+    };
+    if figure.graphics.is_empty() {
+        records.rows.push(Row { status: Status::NoGraphic.as_str(), ..base });
+        return;
+    }
+    for href in &figure.graphics {
+        let mut row = Row { graphic: Some(href.clone()), ..base.clone() };
+        match match_member(href, contents) {
+            Match::Image(member) => {
+                row.member = Some(member.name.clone());
+                row.bytes = Some(member.data.len() as u64);
+                process_image(member, opts, &mut row, records);
+            }
+            Match::Unread(name, size, too_large) => {
+                row.member = Some(name.to_string());
+                row.bytes = Some(size);
+                let (status, why) = if too_large {
+                    (Status::TooLarge, format!("member of {size} bytes is over the read limit"))
+                } else {
+                    (Status::UnsupportedFormat, "member is not a JPEG, PNG, GIF or TIFF file".to_string())
+                };
+                row.status = status.as_str();
+                row.error = Some(why);
+            }
+            Match::None if contents.error.is_some() => {
+                row.status = Status::BadArchive.as_str();
+                row.error = Some("the archive broke before this image was read".into());
+            }
+            Match::None => {
+                row.status = Status::MissingImage.as_str();
+                row.error = Some(format!("no member matches graphic {href:?}"));
+            }
+        }
+        records.rows.push(row);
+    }
+}
+
+enum Match<'a> {
+    Image(&'a Member),
+    Unread(&'a str, u64, bool),
+    None,
+}
+
+/// href → member: exact name, then name + image extension (.jpg first, the .gif thumbnail
+/// last), then a case-insensitive stem match.
+fn match_member<'a>(href: &str, contents: &'a Contents) -> Match<'a> {
+    let href = basename(href);
+    let images = &contents.images;
+    if let Some(m) = images.iter().find(|m| m.basename() == href) {
+        return Match::Image(m);
+    }
+    for ext in IMAGE_EXTENSIONS {
+        let wanted = format!("{href}.{ext}");
+        if let Some(m) = images.iter().find(|m| m.basename() == wanted) {
+            return Match::Image(m);
+        }
+    }
+    let stem = strip_image_extension(href).to_lowercase();
+    let same_stem = |name: &str| strip_image_extension(basename(name)).to_lowercase() == stem;
+    let by_preference = |name: &str| {
+        let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+        IMAGE_EXTENSIONS.iter().position(|e| *e == ext).unwrap_or(usize::MAX)
+    };
+    if let Some(m) = images.iter().filter(|m| same_stem(&m.name)).min_by_key(|m| by_preference(&m.name)) {
+        return Match::Image(m);
+    }
+    let unread_stem = |name: &str| {
+        let b = basename(name);
+        b == href || b.rsplit_once('.').map(|(s, _)| s.to_lowercase() == stem).unwrap_or(false)
+    };
+    match contents.unread.iter().find(|u| unread_stem(&u.name)) {
+        Some(u) => Match::Unread(&u.name, u.size, u.too_large),
+        None => Match::None,
+    }
+}
+
+fn strip_image_extension(name: &str) -> &str {
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if IMAGE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()) => stem,
+        _ => name,
+    }
+}
+
+fn process_image(member: &Member, opts: &ScanOptions, row: &mut Row, records: &mut SourceRecords) {
+    let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<_, ImageError> {
+        let min_side = (!opts.exact_hash).then_some(opts.size);
+        let decoded = decode(&member.data, min_side, &opts.limits)?;
+        let h = hashes(&decoded.pixels, min_side);
+        let pixels = opts.with_pixels.then(|| to_model_input(&decoded.pixels, opts.size, opts.fit));
+        Ok((decoded, h, pixels))
+    }));
+    match outcome {
+        Ok(Ok((decoded, h, pixels))) => {
+            row.status = Status::Ok.as_str();
+            row.format = Some(decoded.format.as_str());
+            row.width = Some(decoded.width);
+            row.height = Some(decoded.height);
+            row.channels = Some(decoded.source_channels);
+            row.phash = Some(to_hex(h.phash));
+            row.dhash = Some(to_hex(h.dhash));
+            if let Some(p) = pixels {
+                row.pixel_index = Some((records.pixels.len() / p.len()) as u32);
+                records.pixels.extend_from_slice(&p);
+            }
+        }
+        Ok(Err(e)) => {
+            row.status = e.status.as_str();
+            row.error = Some(e.message);
+        }
+        Err(payload) => {
+            row.status = Status::DecodeError.as_str();
+            row.error = Some(format!("decoder panicked: {}", panic_message(&*payload)));
+        }
+    }
+}
