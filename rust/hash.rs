@@ -8,7 +8,13 @@ use crate::resize::{box_reduce_gray, pillow_lanczos_gray, to_gray};
 pub struct Hashes {
     pub phash: u64,
     pub dhash: u64,
+    /// dHash bits whose two pixels differ by at most one grey level: a reduced-size decode may
+    /// flip them, so many of them mean the hash should come from the full image.
+    pub fragile_dhash_bits: u32,
 }
+
+/// Above this many fragile dHash bits, the fast path re-hashes from the full-size image.
+pub const MAX_FRAGILE_BITS: u32 = 32;
 
 /// Both hashes of an image. `reduce_to`: pre-shrink (box filter, integer factor) so both sides
 /// stay ≥ that size before the exact Pillow Lanczos step; `None` hashes the pixels as given.
@@ -20,7 +26,8 @@ pub fn hashes(src: &Pixels, reduce_to: Option<u32>) -> Hashes {
     } else {
         (gray, src.width, src.height)
     };
-    Hashes { phash: phash(&gray, w, h), dhash: dhash(&gray, w, h) }
+    let (dhash, fragile_dhash_bits) = dhash(&gray, w, h);
+    Hashes { phash: phash(&gray, w, h), dhash, fragile_dhash_bits }
 }
 
 /// `imagehash.phash`: Lanczos to 32×32, 2-D DCT-II, top-left 8×8, bit = coefficient > median.
@@ -59,13 +66,13 @@ fn dct_table<const N: usize, const K: usize>() -> [[f64; N]; K] {
     table
 }
 
-/// `imagehash.dhash`: Lanczos to 9×8, bit = right neighbour brighter than left.
-pub fn dhash(gray: &[u8], width: u32, height: u32) -> u64 {
+/// `imagehash.dhash`: Lanczos to 9×8, bit = right neighbour brighter than left. Also returns
+/// the number of fragile bits (neighbours within one grey level).
+pub fn dhash(gray: &[u8], width: u32, height: u32) -> (u64, u32) {
     let small = pillow_lanczos_gray(gray, width, height, 9, 8);
-    bits_msb_first((0..8).flat_map(|y| {
-        let row = &small[y * 9..y * 9 + 9];
-        (0..8).map(move |x| row[x + 1] > row[x])
-    }))
+    let pairs: Vec<(u8, u8)> = (0..8).flat_map(|y| (0..8).map(move |x| (y * 9 + x, y * 9 + x + 1))).map(|(l, r)| (small[l], small[r])).collect();
+    let fragile = pairs.iter().filter(|(l, r)| l.abs_diff(*r) <= 1).count() as u32;
+    (bits_msb_first(pairs.iter().map(|(l, r)| r > l)), fragile)
 }
 
 fn bits_msb_first(bits: impl Iterator<Item = bool>) -> u64 {
@@ -83,7 +90,7 @@ mod tests {
     #[test]
     fn left_to_right_gradient_has_all_dhash_bits() {
         let gray: Vec<u8> = (0..64).flat_map(|_| (0..64u32).map(|x| (x * 4) as u8)).collect();
-        assert_eq!(dhash(&gray, 64, 64), u64::MAX);
+        assert_eq!(dhash(&gray, 64, 64), (u64::MAX, 0));
     }
 
     #[test]

@@ -173,6 +173,7 @@ fn records_to_python<'py>(py: Python<'py>, r: SourceRecords, size: Option<u32>) 
     column!("bytes", bytes);
     column!("phash", phash);
     column!("dhash", dhash);
+    column!("hash_exact", hash_exact);
     column!("status", status);
     column!("error", error);
     column!("pixel_index", pixel_index);
@@ -238,6 +239,7 @@ fn decode_image<'py>(py: Python<'py>, data: &[u8], reduce_to: Option<u32>, max_p
     d.set_item("source_channels", decoded.source_channels)?;
     d.set_item("phash", hash::to_hex(h.phash))?;
     d.set_item("dhash", hash::to_hex(h.dhash))?;
+    d.set_item("fragile_dhash_bits", h.fragile_dhash_bits)?;
     let p = decoded.pixels;
     let shape = [p.height as usize, p.width as usize, p.channels as usize];
     d.set_item("pixels", p.data.into_pyarray(py).reshape(shape)?)?;

@@ -4,7 +4,7 @@
 use crate::archive::{basename, read_source, Contents, FileList, Member, ReadLimits, Source, IMAGE_EXTENSIONS};
 use crate::decode::{decode, Limits};
 use crate::error::{panic_message, ImageError, Status};
-use crate::hash::{hashes, to_hex};
+use crate::hash::{hashes, to_hex, MAX_FRAGILE_BITS};
 use crate::jats::{parse_article, Article, Figure};
 use crate::resize::{to_model_input, Fit};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -64,6 +64,8 @@ pub struct Row {
     pub bytes: Option<u64>,
     pub phash: Option<String>,
     pub dhash: Option<String>,
+    /// The hashes come from the full-size image (bit-exact `imagehash`).
+    pub hash_exact: Option<bool>,
     pub status: &'static str,
     pub error: Option<String>,
     /// Index into the source's pixel batch, for `ok` rows when pixels are kept.
@@ -248,12 +250,20 @@ fn process_image(member: &Member, opts: &ScanOptions, row: &mut Row, records: &m
     let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<_, ImageError> {
         let min_side = (!opts.exact_hash).then_some(opts.size);
         let decoded = decode(&member.data, min_side, &opts.limits)?;
-        let h = hashes(&decoded.pixels, min_side);
+        let reduced = (decoded.pixels.width, decoded.pixels.height) != (decoded.width, decoded.height);
+        let mut h = hashes(&decoded.pixels, min_side);
+        let mut exact = !reduced;
+        if reduced && h.fragile_dhash_bits > MAX_FRAGILE_BITS {
+            // Flat images: the reduced decode could flip many dHash bits, so hash the full image.
+            h = hashes(&decode(&member.data, None, &opts.limits)?.pixels, None);
+            exact = true;
+        }
         let pixels = opts.with_pixels.then(|| to_model_input(&decoded.pixels, opts.size, opts.fit));
-        Ok((decoded, h, pixels))
+        Ok((decoded, h, exact, pixels))
     }));
     match outcome {
-        Ok(Ok((decoded, h, pixels))) => {
+        Ok(Ok((decoded, h, exact, pixels))) => {
+            row.hash_exact = Some(exact);
             row.status = Status::Ok.as_str();
             row.format = Some(decoded.format.as_str());
             row.width = Some(decoded.width);

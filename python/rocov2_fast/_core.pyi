@@ -34,6 +34,7 @@ class ImageDict(TypedDict):
     source_channels: int
     phash: str
     dhash: str
+    fragile_dhash_bits: int
     pixels: npt.NDArray[np.uint8]
 
 class Scanner:

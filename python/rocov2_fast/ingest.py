@@ -45,6 +45,7 @@ SCAN_SCHEMA = pa.schema(
         ("bytes", pa.int64()),
         ("phash", pa.string()),
         ("dhash", pa.string()),
+        ("hash_exact", pa.bool_()),
         ("status", pa.string()),
         ("error", pa.string()),
     ]

@@ -27,31 +27,36 @@ def _cross_section(rng: np.random.Generator, h: int, w: int, bright_bone: bool) 
     """CT/MRI-like slice: body ellipse, organs, a bright or dark rim, noise."""
     y, x = _grid(h, w)
     img = np.zeros((h, w), np.float32)
-    body = _ellipse(y, x, 0.5, 0.5, rng.uniform(0.3, 0.45), rng.uniform(0.35, 0.48))
+    # Patients are never exactly centred or symmetric.
+    cy, cx = rng.uniform(0.42, 0.58), rng.uniform(0.42, 0.58)
+    body = _ellipse(y, x, cy, cx, rng.uniform(0.3, 0.45), rng.uniform(0.35, 0.48))
     img[body] = rng.uniform(90, 130)
     for _ in range(rng.integers(3, 8)):
         organ = _ellipse(y, x, rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.7), rng.uniform(0.04, 0.15), rng.uniform(0.04, 0.15))
         img[organ & body] = rng.uniform(40, 200)
-    spine = _ellipse(y, x, rng.uniform(0.65, 0.75), 0.5, 0.05, 0.04)
+    spine = _ellipse(y, x, cy + rng.uniform(0.15, 0.25), cx + rng.uniform(-0.03, 0.03), 0.05, 0.04)
     img[spine] = 240 if bright_bone else 30
     return img
 
 
 def _xray(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     y, x = _grid(h, w)
-    img = 30 + 60 * np.exp(-(((x - 0.5) / 0.35) ** 2)) * np.ones_like(y)
-    lungs = _ellipse(y, x, 0.45, 0.33, 0.3, 0.13) | _ellipse(y, x, 0.45, 0.67, 0.3, 0.13)
+    cx = rng.uniform(0.44, 0.56)
+    img = 30 + 60 * np.exp(-(((x - cx) / 0.35) ** 2)) * np.ones_like(y)
+    lungs = (_ellipse(y, x, rng.uniform(0.4, 0.5), cx - 0.17, 0.3, rng.uniform(0.11, 0.15))
+             | _ellipse(y, x, rng.uniform(0.4, 0.5), cx + 0.17, 0.3, rng.uniform(0.11, 0.15)))
     img = np.where(lungs, 25.0, img + 80)
     for k in range(rng.integers(6, 11)):  # ribs
-        band = np.abs(y - (0.2 + 0.06 * k) - 0.05 * np.cos((x - 0.5) * 6)) < 0.008
+        band = np.abs(y - (0.2 + 0.06 * k) - 0.05 * np.cos((x - cx) * 6)) < 0.008
         img[band] += 70
     return img
 
 
 def _ultrasound(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     y, x = _grid(h, w)
-    angle = np.arctan2(x - 0.5, y + 0.05)
-    radius = np.hypot(x - 0.5, y + 0.05)
+    apex = rng.uniform(0.45, 0.55)
+    angle = np.arctan2(x - apex, y + 0.05)
+    radius = np.hypot(x - apex, y + 0.05)
     fan = (np.abs(angle) < rng.uniform(0.5, 0.75)) & (radius < 0.95) & (radius > 0.1)
     speckle = rng.gamma(2.0, 40.0, (h, w)).astype(np.float32)
     img = np.where(fan, speckle * (1.2 - radius), 0)
