@@ -106,7 +106,34 @@ fn jpeg_scale(width: usize, height: usize, min_side: Option<u32>) -> ScalingFact
         .unwrap_or(ScalingFactor::ONE)
 }
 
+/// Width and height from the first SOF segment, read without libjpeg (which refuses sides over
+/// 65,500 with a generic error: we want such files reported as too large).
+fn jpeg_dimensions(bytes: &[u8]) -> Option<(u64, u64)> {
+    let mut i = 2;
+    while i + 9 < bytes.len() {
+        if bytes[i] != 0xFF {
+            return None;
+        }
+        let marker = bytes[i + 1];
+        if marker == 0xFF {
+            i += 1;
+            continue;
+        }
+        let len = u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]) as usize;
+        if matches!(marker, 0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF) {
+            let height = u16::from_be_bytes([bytes[i + 5], bytes[i + 6]]) as u64;
+            let width = u16::from_be_bytes([bytes[i + 7], bytes[i + 8]]) as u64;
+            return Some((width, height));
+        }
+        i += 2 + len;
+    }
+    None
+}
+
 fn decode_jpeg(bytes: &[u8], min_side: Option<u32>, limits: &Limits) -> Result<Decoded, ImageError> {
+    if let Some((width, height)) = jpeg_dimensions(bytes) {
+        check_pixels(width, height, limits)?;
+    }
     let mut dec = Decompressor::new().map_err(ImageError::decode)?;
     let header = dec.read_header(bytes).map_err(ImageError::decode)?;
     check_pixels(header.width as u64, header.height as u64, limits)?;
