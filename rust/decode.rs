@@ -139,6 +139,8 @@ fn decode_jpeg(bytes: &[u8], min_side: Option<u32>, limits: &Limits) -> Result<D
     check_pixels(header.width as u64, header.height as u64, limits)?;
     let scale = jpeg_scale(header.width, header.height, min_side);
     dec.set_scaling_factor(scale).map_err(ImageError::decode)?;
+    // Reduced decodes are approximations anyway: skip the smooth chroma upsampling there.
+    dec.set_fast_upsample(min_side.is_some()).map_err(ImageError::decode)?;
     let scaled = header.scaled(scale);
     let (format, channels, source_channels) = match header.colorspace {
         Colorspace::Gray => (PixelFormat::GRAY, 1usize, 1u8),
