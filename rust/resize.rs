@@ -149,8 +149,8 @@ fn coefficients(in_size: u32, out_size: u32) -> (usize, Vec<(usize, usize)>, Vec
     (ksize, bounds, weights)
 }
 
-fn clip8(v: i64) -> u8 {
-    if v >= (1i64 << PRECISION_BITS << 8) {
+fn clip8(v: i32) -> u8 {
+    if v >= (1i32 << PRECISION_BITS << 8) {
         255
     } else if v <= 0 {
         0
@@ -176,8 +176,9 @@ pub fn pillow_lanczos_gray(gray: &[u8], width: u32, height: u32, out_w: u32, out
             let row = &gray[y * width as usize..(y + 1) * width as usize];
             for (xx, &(xmin, n)) in bounds_h.iter().enumerate() {
                 let w = &weights_h[xx * kh..xx * kh + n];
-                let acc: i64 = row[xmin..xmin + n].iter().zip(w).map(|(&p, &c)| p as i64 * c as i64).sum();
-                tmp.push(clip8(acc + (1i64 << (PRECISION_BITS - 1))));
+                // i32 as in Pillow: weights sum to 2^22, so 255 × 2^22 plus rounding fits.
+                let acc: i32 = row[xmin..xmin + n].iter().zip(w).map(|(&p, &c)| p as i32 * c).sum();
+                tmp.push(clip8(acc + (1i32 << (PRECISION_BITS - 1))));
             }
         }
         (tmp, out_w as usize, offset)
@@ -191,9 +192,9 @@ pub fn pillow_lanczos_gray(gray: &[u8], width: u32, height: u32, out_w: u32, out
     for (yy, &(ymin, n)) in bounds_v.iter().enumerate() {
         let w = &weights_v[yy * kv..yy * kv + n];
         for x in 0..tmp_w {
-            let mut acc = 1i64 << (PRECISION_BITS - 1);
+            let mut acc = 1i32 << (PRECISION_BITS - 1);
             for (i, &c) in w.iter().enumerate() {
-                acc += tmp[(ymin - row_offset + i) * tmp_w + x] as i64 * c as i64;
+                acc += tmp[(ymin - row_offset + i) * tmp_w + x] as i32 * c;
             }
             out.push(clip8(acc));
         }
