@@ -28,6 +28,8 @@ pub enum Status {
     NoFigures,
     /// A bug in the core (a caught panic): recorded, never fatal.
     InternalError,
+    /// The article's licence is not in the allowed set: matched but never decoded.
+    LicenseExcluded,
 }
 
 impl Status {
@@ -44,6 +46,7 @@ impl Status {
             Status::BadXml => "bad_xml",
             Status::NoFigures => "no_figures",
             Status::InternalError => "internal_error",
+            Status::LicenseExcluded => "license_excluded",
         }
     }
 }

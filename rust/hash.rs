@@ -4,13 +4,15 @@
 use crate::decode::Pixels;
 use crate::resize::{box_reduce_gray, pillow_lanczos_gray, to_gray};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hashes {
     pub phash: u64,
     pub dhash: u64,
     /// dHash bits whose two pixels differ by at most one grey level: a reduced-size decode may
     /// flip them, so many of them mean the hash should come from the full image.
     pub fragile_dhash_bits: u32,
+    /// The 32×32 gray thumbnail pHash was computed from (near-duplicate confirmation).
+    pub thumb: Vec<u8>,
 }
 
 /// Above this many fragile dHash bits, the fast path re-hashes from the full-size image.
@@ -27,14 +29,19 @@ pub fn hashes(src: &Pixels, reduce_to: Option<u32>) -> Hashes {
         (gray, src.width, src.height)
     };
     let (dhash, fragile_dhash_bits) = dhash(&gray, w, h);
-    Hashes { phash: phash(&gray, w, h), dhash, fragile_dhash_bits }
+    let thumb = pillow_lanczos_gray(&gray, w, h, 32, 32);
+    Hashes { phash: phash_of_thumb(&thumb), dhash, fragile_dhash_bits, thumb }
 }
 
 /// `imagehash.phash`: Lanczos to 32×32, 2-D DCT-II, top-left 8×8, bit = coefficient > median.
 pub fn phash(gray: &[u8], width: u32, height: u32) -> u64 {
+    phash_of_thumb(&pillow_lanczos_gray(gray, width, height, 32, 32))
+}
+
+/// pHash of an already resized 32×32 gray image.
+pub fn phash_of_thumb(small: &[u8]) -> u64 {
     const N: usize = 32;
     const K: usize = 8;
-    let small = pillow_lanczos_gray(gray, width, height, N as u32, N as u32);
     let cos = dct_table::<N, K>();
     // DCT along axis 0 (down the columns), only the K lowest frequencies.
     let mut cols = [[0f64; N]; K];

@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod decode;
+pub mod dedup;
 pub mod error;
 pub mod hash;
 pub mod jats;
@@ -14,7 +15,7 @@ use decode::Limits;
 use error::CoreError;
 use numpy::{IntoPyArray, PyArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBytes, PyDict};
 use records::{scan_source, ScanOptions, SourceRecords};
 use resize::Fit;
 use std::path::PathBuf;
@@ -35,6 +36,8 @@ fn scan_options(
     max_pixels: u64,
     max_image_bytes: u64,
     max_xml_bytes: u64,
+    with_bytes: bool,
+    allowed_licenses: Option<Vec<String>>,
 ) -> Result<ScanOptions, CoreError> {
     let fit = Fit::parse(fit).ok_or_else(|| CoreError::InvalidOption(format!("fit must be 'pad' or 'stretch', not {fit:?}")))?;
     if size == 0 {
@@ -47,6 +50,8 @@ fn scan_options(
         read_limits: ReadLimits { max_image_bytes, max_xml_bytes },
         exact_hash,
         with_pixels,
+        with_bytes,
+        allowed_licenses,
     })
 }
 
@@ -63,7 +68,7 @@ impl Scanner {
     #[new]
     #[pyo3(signature = (inputs, *, workers=0, file_list=None, size=224, fit="pad", exact_hash=false,
         with_pixels=false, max_pixels=Limits::default().max_pixels, max_image_bytes=Limits::default().max_bytes,
-        max_xml_bytes=64<<20))]
+        max_xml_bytes=64<<20, with_bytes=false, licenses=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -77,8 +82,10 @@ impl Scanner {
         max_pixels: u64,
         max_image_bytes: u64,
         max_xml_bytes: u64,
+        with_bytes: bool,
+        licenses: Option<Vec<String>>,
     ) -> PyResult<Self> {
-        let opts = scan_options(size, fit, exact_hash, with_pixels, max_pixels, max_image_bytes, max_xml_bytes)?;
+        let opts = scan_options(size, fit, exact_hash, with_pixels, max_pixels, max_image_bytes, max_xml_bytes, with_bytes, licenses)?;
         let paths = to_paths(inputs);
         let (sources, file_list) = py.detach(|| -> Result<_, CoreError> {
             let list = file_list.map(|p| FileList::load(std::path::Path::new(&p))).transpose()?;
@@ -123,16 +130,16 @@ impl Scanner {
 fn spawn_workers(sources: Vec<Source>, file_list: Option<FileList>, opts: ScanOptions, workers: usize) -> Receiver<SourceRecords> {
     let workers = if workers == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { workers };
     let (sender, receiver) = sync_channel(workers * 2);
-    let queue = Arc::new((sources, AtomicUsize::new(0), file_list));
+    let queue = Arc::new((sources, AtomicUsize::new(0), file_list, opts));
     for _ in 0..workers {
         let queue = Arc::clone(&queue);
         let sender = sender.clone();
         std::thread::spawn(move || {
-            let (sources, next, file_list) = &*queue;
+            let (sources, next, file_list, opts) = &*queue;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(source) = sources.get(i) else { break };
-                if sender.send(scan_source(source, file_list.as_ref(), &opts)).is_err() {
+                if sender.send(scan_source(source, file_list.as_ref(), opts)).is_err() {
                     break; // the Python side dropped the scanner
                 }
             }
@@ -177,6 +184,11 @@ fn records_to_python<'py>(py: Python<'py>, r: SourceRecords, size: Option<u32>) 
     column!("status", status);
     column!("error", error);
     column!("pixel_index", pixel_index);
+    if r.rows.iter().any(|row| row.data.is_some()) {
+        let as_bytes = |v: &Option<Vec<u8>>| v.as_ref().map(|b| PyBytes::new(py, b));
+        columns.set_item("image_bytes", r.rows.iter().map(|row| as_bytes(&row.data)).collect::<Vec<_>>())?;
+        columns.set_item("thumb32", r.rows.iter().map(|row| as_bytes(&row.thumb)).collect::<Vec<_>>())?;
+    }
     let pixel_count = r.rows.iter().filter(|row| row.pixel_index.is_some()).count();
     let pixels: Bound<'py, PyAny> = if pixel_count == 0 {
         py.None().into_bound(py)
@@ -246,6 +258,22 @@ fn decode_image<'py>(py: Python<'py>, data: &[u8], reduce_to: Option<u32>, max_p
     Ok(d)
 }
 
+/// One image as the filter models see it: decoded (reduced when JPEG), fitted to `size`×`size`,
+/// uint8 RGB `size × size × 3`.
+#[pyfunction]
+#[pyo3(signature = (data, *, size=224, fit="pad"))]
+fn model_input<'py>(py: Python<'py>, data: &[u8], size: u32, fit: &str) -> PyResult<Bound<'py, PyAny>> {
+    let fit = Fit::parse(fit).ok_or_else(|| CoreError::InvalidOption(format!("fit must be 'pad' or 'stretch', not {fit:?}")))?;
+    let bytes = data.to_vec();
+    let pixels = py
+        .detach(move || -> Result<_, error::ImageError> {
+            let decoded = decode::decode(&bytes, Some(size), &Limits::default())?;
+            Ok(resize::to_model_input(&decoded.pixels, size, fit))
+        })
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    Ok(pixels.into_pyarray(py).reshape([size as usize, size as usize, 3])?.into_any())
+}
+
 /// Expands inputs into the list of sources (packages and article folders) a scan would read.
 #[pyfunction]
 fn discover_sources(py: Python<'_>, inputs: Vec<String>) -> PyResult<Vec<String>> {
@@ -254,12 +282,39 @@ fn discover_sources(py: Python<'_>, inputs: Vec<String>) -> PyResult<Vec<String>
     Ok(sources.iter().map(|s| s.path().display().to_string()).collect())
 }
 
+/// Every pair (i, j, distance) with i < j whose 64-bit hashes differ in at most
+/// `max_distance` bits (multi-index hashing; exact, not approximate).
+#[pyfunction]
+#[pyo3(signature = (hashes, max_distance, *, threads=0))]
+fn near_duplicate_pairs(py: Python<'_>, hashes: Vec<u64>, max_distance: u32, threads: usize) -> Vec<(u32, u32, u32)> {
+    let threads = if threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { threads };
+    py.detach(|| dedup::candidate_pairs(&hashes, max_distance, threads))
+}
+
+/// AntiDupl's rule on two 32×32 gray thumbnails and their aspect ratios (width / height).
+#[pyfunction]
+#[pyo3(signature = (thumb_a, thumb_b, aspect_a, aspect_b, *, max_rms_fraction=0.05, max_aspect_difference=0.03))]
+fn antidupl_confirms(thumb_a: &[u8], thumb_b: &[u8], aspect_a: f64, aspect_b: f64, max_rms_fraction: f64, max_aspect_difference: f64) -> bool {
+    dedup::antidupl_confirms(thumb_a, thumb_b, aspect_a, aspect_b, max_rms_fraction, max_aspect_difference)
+}
+
+/// `oa_file_list.csv` as {accession: (licence, pmid or None)}.
+#[pyfunction]
+fn read_file_list(py: Python<'_>, path: String) -> PyResult<std::collections::HashMap<String, (String, Option<String>)>> {
+    let list = py.detach(|| FileList::load(std::path::Path::new(&path)))?;
+    Ok(list.0.into_iter().map(|(k, v)| (k, (v.license, v.pmid))).collect())
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Scanner>()?;
     m.add_function(wrap_pyfunction!(parse_jats, m)?)?;
     m.add_function(wrap_pyfunction!(decode_image, m)?)?;
     m.add_function(wrap_pyfunction!(discover_sources, m)?)?;
+    m.add_function(wrap_pyfunction!(near_duplicate_pairs, m)?)?;
+    m.add_function(wrap_pyfunction!(antidupl_confirms, m)?)?;
+    m.add_function(wrap_pyfunction!(read_file_list, m)?)?;
+    m.add_function(wrap_pyfunction!(model_input, m)?)?;
     m.add("Rocov2Error", m.py().get_type::<error::Rocov2Error>())?;
     m.add("InputError", m.py().get_type::<error::InputError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

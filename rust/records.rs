@@ -9,7 +9,7 @@ use crate::jats::{parse_article, Article, Figure};
 use crate::resize::{to_model_input, Fit};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ScanOptions {
     /// Model input side (pixels) and the minimum side JPEGs are decoded at.
     pub size: u32,
@@ -20,6 +20,10 @@ pub struct ScanOptions {
     pub exact_hash: bool,
     /// Keep `size`×`size`×3 pixels of every `ok` row.
     pub with_pixels: bool,
+    /// Keep the original bytes and the 32×32 hash thumbnail of every `ok` row.
+    pub with_bytes: bool,
+    /// Licences whose articles are decoded; others get `license_excluded` rows (None: all).
+    pub allowed_licenses: Option<Vec<String>>,
 }
 
 impl Default for ScanOptions {
@@ -32,6 +36,8 @@ impl Default for ScanOptions {
             read_limits: ReadLimits { max_image_bytes: limits.max_bytes, max_xml_bytes: 64 << 20 },
             exact_hash: false,
             with_pixels: false,
+            with_bytes: false,
+            allowed_licenses: None,
         }
     }
 }
@@ -70,6 +76,9 @@ pub struct Row {
     pub error: Option<String>,
     /// Index into the source's pixel batch, for `ok` rows when pixels are kept.
     pub pixel_index: Option<u32>,
+    /// Original image bytes and hash thumbnail (`with_bytes`).
+    pub data: Option<Vec<u8>>,
+    pub thumb: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Default)]
@@ -133,10 +142,19 @@ fn scan_source_inner(source: &Source, file_list: Option<&FileList>, opts: &ScanO
     if article.figures.is_empty() && records.rows.is_empty() {
         records.rows.push(source_row(Status::NoFigures, None));
     }
+    let decode_images = license_allowed(&records.article, opts);
     for (index, figure) in article.figures.iter().enumerate() {
-        scan_figure(index as u32, figure, &contents, opts, &mut records);
+        scan_figure(index as u32, figure, &contents, opts, decode_images, &mut records);
     }
     records
+}
+
+fn license_allowed(article: &ArticleFields, opts: &ScanOptions) -> bool {
+    match (&opts.allowed_licenses, &article.license) {
+        (None, _) => true,
+        (Some(allowed), Some(license)) => allowed.iter().any(|a| a == license),
+        (Some(_), None) => false,
+    }
 }
 
 fn fill_article_fields(fields: &mut ArticleFields, article: &Article, listed: bool) {
@@ -156,7 +174,7 @@ fn fill_article_fields(fields: &mut ArticleFields, article: &Article, listed: bo
     }
 }
 
-fn scan_figure(index: u32, figure: &Figure, contents: &Contents, opts: &ScanOptions, records: &mut SourceRecords) {
+fn scan_figure(index: u32, figure: &Figure, contents: &Contents, opts: &ScanOptions, decode_images: bool, records: &mut SourceRecords) {
     let base = Row {
         figure_index: Some(index),
         figure_id: figure.id.clone(),
@@ -174,7 +192,12 @@ fn scan_figure(index: u32, figure: &Figure, contents: &Contents, opts: &ScanOpti
             Match::Image(member) => {
                 row.member = Some(member.name.clone());
                 row.bytes = Some(member.data.len() as u64);
-                process_image(member, opts, &mut row, records);
+                if decode_images {
+                    process_image(member, opts, &mut row, records);
+                } else {
+                    row.status = Status::LicenseExcluded.as_str();
+                    row.error = Some(format!("licence {:?} is not allowed", records.article.license.as_deref().unwrap_or("none")));
+                }
             }
             Match::Unread(name, size, too_large) => {
                 row.member = Some(name.to_string());
@@ -261,6 +284,7 @@ fn process_image(member: &Member, opts: &ScanOptions, row: &mut Row, records: &m
         let pixels = opts.with_pixels.then(|| to_model_input(&decoded.pixels, opts.size, opts.fit));
         Ok((decoded, h, exact, pixels))
     }));
+    let keep_bytes = opts.with_bytes;
     match outcome {
         Ok(Ok((decoded, h, exact, pixels))) => {
             row.hash_exact = Some(exact);
@@ -271,6 +295,10 @@ fn process_image(member: &Member, opts: &ScanOptions, row: &mut Row, records: &m
             row.channels = Some(decoded.source_channels);
             row.phash = Some(to_hex(h.phash));
             row.dhash = Some(to_hex(h.dhash));
+            if keep_bytes {
+                row.data = Some(member.data.clone());
+                row.thumb = Some(h.thumb);
+            }
             if let Some(p) = pixels {
                 row.pixel_index = Some((records.pixels.len() / p.len()) as u32);
                 records.pixels.extend_from_slice(&p);

@@ -1,7 +1,9 @@
 """`rocov2-fast`: the pipeline from the command line, one thin function per command.
 
-Data flow: archive → records (scan) → batches → decisions → manifest → dataset.
-Today: `synth` (a synthetic PMC OA corpus) and `scan` (archives → records).
+Data flow: archive → records (scan) → batches → decisions → manifest (filter) → dataset.
+Commands: `synth` (a synthetic PMC OA corpus), `scan` (archives → records), `filter` (records →
+licence, compound, radiology and near-duplicate decisions → manifest + kept images) and
+`train-filter` (the filter models).
 """
 
 from __future__ import annotations
@@ -54,6 +56,65 @@ def scan_command(
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e
     typer.echo(f"{out}: {summary.line()}")
+
+
+@app.command("filter")
+def filter_command(
+    inputs: Annotated[list[Path], typer.Argument(help="Packages, folders, article folders or list files (as for scan).")],
+    out: Annotated[Path, typer.Option("--out", help="Run directory (manifest, images, summary.json).")],
+    gpus: Annotated[int, typer.Option(help="One inference session per GPU (CUDA); 0 runs on the CPU.", min=0)] = 0,
+    workers: Annotated[int, typer.Option(help="Decode threads (0: one per core).", min=0)] = 0,
+    file_list: Annotated[Optional[Path], typer.Option(help="oa_file_list.csv: packages whose licence is excluded are not even read.")] = None,
+    licenses: Annotated[str, typer.Option(help="Licences to keep, comma-separated.")] = "CC BY,CC BY-NC",
+    compound_model: Annotated[Optional[Path], typer.Option(help="ONNX compound-figure model (default: models/compound.onnx).")] = None,
+    radiology_model: Annotated[Optional[Path], typer.Option(help="ONNX radiology model (default: models/radiology.onnx).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per inference batch.", min=1)] = 256,
+    dedup_distance: Annotated[int, typer.Option(help="pHash Hamming radius for near-duplicate candidates.", min=0, max=32)] = 10,
+    shard_size: Annotated[int, typer.Option(help="Packages per manifest shard (the unit of resume).", min=1)] = 64,
+    fresh: Annotated[bool, typer.Option(help="Discard what RUN_DIR holds and start over (default: resume).")] = False,
+    progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal).")] = None,
+) -> None:
+    """Licence-first filtering with the compound and radiology CNNs and near-duplicate removal; resumable."""
+    from .filter.models import GpuUnavailableError
+    from .filter.run import FilterOptions, run_filter
+
+    opts = FilterOptions(inputs=[str(p) for p in inputs], out=out, gpus=gpus, workers=workers,
+                         file_list=str(file_list) if file_list else None,
+                         licenses=tuple(x.strip() for x in licenses.split(",") if x.strip()),
+                         compound_model=str(compound_model) if compound_model else None,
+                         radiology_model=str(radiology_model) if radiology_model else None, batch_size=batch_size,
+                         dedup_distance=dedup_distance, shard_size=shard_size, fresh=fresh, show_progress=progress)
+    try:
+        summary = run_filter(opts)
+    except (Rocov2Error, ValueError, FileNotFoundError, GpuUnavailableError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    typer.echo("\n".join(summary["funnel_text"]))
+    typer.echo(f"{out}: manifest.parquet, images/ ({summary['funnel']['kept']} kept), summary.json "
+               f"[{summary['shards_processed_this_run']} of {summary['shards']} shards processed this run, {summary['seconds']} s]")
+
+
+@app.command("train-filter")
+def train_filter_command(
+    kind: Annotated[str, typer.Option(help="'compound' or 'radiology'.")],
+    data: Annotated[Path, typer.Option(help="A folder of class sub-folders, or a synth corpus's truth.csv.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the ONNX model.")],
+    size: Annotated[int, typer.Option(help="Input side in pixels.", min=32)] = 128,
+    epochs: Annotated[int, typer.Option(min=1)] = 8,
+    seed: Annotated[int, typer.Option()] = 0,
+    weights: Annotated[Optional[Path], typer.Option(help="Pretrained torchvision MobileNetV3-Small state dict, by path.")] = None,
+    threshold: Annotated[float, typer.Option(help="Decision threshold stored in the model.")] = 0.5,
+) -> None:
+    """Train a small CNN (torch, optional extra `train`) and export it to ONNX with its metadata."""
+    if kind not in ("compound", "radiology"):
+        raise typer.BadParameter("kind must be compound or radiology")
+    try:
+        from .filter.train import train
+    except ImportError as e:  # pragma: no cover - depends on the optional extra
+        typer.echo(f"error: train-filter needs torch: pip install 'rocov2-fast[train]' ({e})", err=True)
+        raise typer.Exit(2) from e
+    meta = train(data, kind, out, size=size, epochs=epochs, seed=seed, weights=weights, threshold=threshold)
+    typer.echo(f"{out}: held-out {meta['held_out_metrics']}")
 
 
 def main() -> None:

@@ -99,10 +99,15 @@ def _to_table(columns: dict) -> pa.Table:
 def iter_sources(inputs: Sequence[str | os.PathLike], *, workers: int = 0, file_list: str | os.PathLike | None = None,
                  with_pixels: bool = True, **options) -> Iterator[SourceRecords]:
     """Yields one `SourceRecords` per source, in completion order. Options: size, fit,
-    exact_hash, max_pixels, max_image_bytes, max_xml_bytes (see `_core.Scanner`)."""
+    exact_hash, max_pixels, max_image_bytes, max_xml_bytes, with_bytes (adds the `image_bytes`
+    and `thumb32` columns), licenses (articles under other licences are not decoded); see
+    `_core.Scanner`."""
     scanner = _scanner(inputs, workers=workers, file_list=file_list, with_pixels=with_pixels, **options)
     for archive, columns, pixels, stored in scanner:
         table = _to_table(columns).append_column("pixel_index", pa.array(columns["pixel_index"], pa.int32()))
+        for extra in ("image_bytes", "thumb32"):  # with_bytes=True
+            if extra in columns:
+                table = table.append_column(extra, pa.array(columns[extra], pa.binary()))
         yield SourceRecords(archive, table, pixels, stored)
 
 

@@ -1,0 +1,6 @@
+"""The filter stage: records → batches → decisions → manifest (see run.py)."""
+
+from .models import FilterModel, GpuUnavailableError
+from .run import FilterOptions, run_filter
+
+__all__ = ["FilterModel", "FilterOptions", "GpuUnavailableError", "run_filter"]

@@ -1,0 +1,66 @@
+"""Global near-duplicate removal over the kept images.
+
+Candidates: pHash pairs within `max_distance` bits (multi-index hashing in the Rust core; exact).
+Confirmation: AntiDupl's rule (gray 32×32 thumbnails with RMS difference ≤ 5 % of full scale,
+aspect ratios within 3 %). Clusters are the connected components of confirmed pairs; the
+representative is the largest image, then the lowest PMCID, then the lowest image id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from .._core import antidupl_confirms, near_duplicate_pairs
+
+#: pHash radius for candidates; chosen on the synth corpus's planted near-duplicates (docs/filter.md).
+DEFAULT_DISTANCE = 10
+
+
+@dataclass
+class DedupResult:
+    duplicate_of: dict[str, str]  # image id → its cluster's representative
+    candidate_pairs: int
+    confirmed_pairs: int
+
+
+def _pmcid_number(pmcid: str | None) -> int:
+    digits = "".join(c for c in (pmcid or "") if c.isdigit())
+    return int(digits) if digits else 1 << 62
+
+
+def find_duplicates(kept: pl.DataFrame, max_distance: int = DEFAULT_DISTANCE) -> DedupResult:
+    """`kept`: columns image_id, pmcid, phash, width, height, thumb32."""
+    if kept.height < 2:
+        return DedupResult({}, 0, 0)
+    ids = kept["image_id"].to_list()
+    hashes = [int(h, 16) for h in kept["phash"].to_list()]
+    thumbs = kept["thumb32"].to_list()
+    widths, heights = kept["width"].to_list(), kept["height"].to_list()
+    aspects = [w / h for w, h in zip(widths, heights)]
+    pairs = near_duplicate_pairs(hashes, max_distance)
+    parent = list(range(len(ids)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    confirmed = 0
+    for i, j, _distance in pairs:
+        if antidupl_confirms(thumbs[i], thumbs[j], aspects[i], aspects[j]):
+            confirmed += 1
+            parent[root(i)] = root(j)
+    clusters: dict[int, list[int]] = {}
+    for i in range(len(ids)):
+        clusters.setdefault(root(i), []).append(i)
+    pmcids = kept["pmcid"].to_list()
+    duplicate_of = {}
+    for members in clusters.values():
+        if len(members) < 2:
+            continue
+        best = min(members, key=lambda i: (-widths[i] * heights[i], _pmcid_number(pmcids[i]), ids[i]))
+        duplicate_of.update({ids[i]: ids[best] for i in members if i != best})
+    return DedupResult(duplicate_of, len(pairs), confirmed)

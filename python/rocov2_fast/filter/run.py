@@ -1,0 +1,245 @@
+"""`rocov2-fast filter`: records → batches → decisions → manifest.
+
+Order chosen for cost: licence first (a package whose file-list licence is excluded is never
+gunzipped; an article whose XML licence is excluded is never decoded), the compound CNN on every
+remaining figure, the radiology CNN on the non-compound ones, then global near-duplicate removal
+over everything kept. Work is done in shards of packages; a finished shard is never redone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from .. import ingest
+from .._core import discover_sources, read_file_list
+from ..progress import ScanProgress
+from . import dedup
+from .manifest import MANIFEST_SCHEMA, RunDir, image_id, write_atomic, write_table_atomic
+from .models import FilterModel, default_model_path, providers_for
+
+DEFAULT_LICENSES = ("CC BY", "CC BY-NC")
+STAGES = ("license", "ingest", "compound", "radiology", "duplicate")
+
+
+@dataclass
+class FilterOptions:
+    inputs: list[str]
+    out: Path
+    gpus: int = 0
+    workers: int = 0
+    file_list: str | None = None
+    licenses: tuple[str, ...] = DEFAULT_LICENSES
+    compound_model: str | None = None
+    radiology_model: str | None = None
+    batch_size: int = 256
+    dedup_distance: int = dedup.DEFAULT_DISTANCE
+    shard_size: int = 64
+    fresh: bool = False
+    show_progress: bool | None = None
+    #: CPU threads per onnxruntime session (0: onnxruntime's default)
+    session_threads: int = 0
+
+
+@dataclass
+class Funnel:
+    images: int = 0
+    removed: dict = field(default_factory=lambda: {s: 0 for s in STAGES})
+    kept: int = 0
+    failed_sources: int = 0
+
+    def lines(self) -> list[str]:
+        remaining = self.images
+        out = [f"{'figure images':28} {self.images:>10}"]
+        for stage in STAGES:
+            remaining -= self.removed[stage]
+            out.append(f"  - {stage + ' filter':24} {-self.removed[stage]:>10}  → {remaining}")
+        out.append(f"{'kept':28} {self.kept:>10}")
+        if self.failed_sources:
+            out.append(f"({self.failed_sources} packages could not be read at all: see stage 'ingest' rows without a graphic)")
+        return out
+
+
+def file_sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def run_filter(opts: FilterOptions) -> dict:
+    started = time.perf_counter()
+    run = RunDir(opts.out)
+    if opts.fresh:
+        run.clear()
+    providers = providers_for(opts.gpus)
+    compound_path = Path(opts.compound_model) if opts.compound_model else default_model_path("compound")
+    radiology_path = Path(opts.radiology_model) if opts.radiology_model else default_model_path("radiology")
+    compound = FilterModel.load(compound_path, providers, opts.session_threads)
+    radiology = FilterModel.load(radiology_path, providers, opts.session_threads)
+    if compound.input_size != radiology.input_size:
+        raise ValueError(f"the models want different input sizes ({compound.input_size} vs {radiology.input_size})")
+    sources = discover_sources([os.fspath(p) for p in opts.inputs])
+    listed = read_file_list(os.fspath(opts.file_list)) if opts.file_list else {}
+    run.prepare({
+        "sources": hashlib.sha256("\n".join(sources).encode()).hexdigest()[:16], "source_count": len(sources),
+        "licenses": list(opts.licenses), "file_list": file_sha(Path(opts.file_list)) if opts.file_list else None,
+        "compound_model": file_sha(compound_path), "radiology_model": file_sha(radiology_path),
+        "shard_size": opts.shard_size,
+    })
+    shards = [sources[i:i + opts.shard_size] for i in range(0, len(sources), opts.shard_size)]
+    todo = [k for k in range(len(shards)) if not run.shard_done(k)]
+    with ScanProgress(total=sum(len(shards[k]) for k in todo), enabled=opts.show_progress, label="filtering") as progress:
+        for k in todo:
+            table = process_shard(k, shards[k], listed, compound, radiology, opts, run, progress)
+            run.finish_shard(k, table, shards[k])
+    manifest = finish(run, opts)
+    summary = summarise(manifest, opts, time.perf_counter() - started, len(sources), len(todo), len(shards))
+    write_atomic(run.root / "summary.json", json.dumps(summary, indent=2).encode())
+    return summary
+
+
+def accession(path: str) -> str | None:
+    name = Path(path).name
+    digits = "".join(c for c in name[3:].split(".")[0] if c.isdigit()) if name.startswith("PMC") else ""
+    return f"PMC{digits}" if digits else None
+
+
+def excluded_by_file_list(source: str, listed: dict, allowed: tuple[str, ...]) -> str | None:
+    entry = listed.get(accession(source) or "")
+    if entry is not None and entry[0] not in allowed:
+        return entry[0]
+    return None
+
+
+def process_shard(shard: int, sources: list[str], listed: dict, compound: FilterModel, radiology: FilterModel,
+                  opts: FilterOptions, run: RunDir, progress: ScanProgress) -> pa.Table:
+    skipped = {s: lic for s in sources if (lic := excluded_by_file_list(s, listed, opts.licenses))}
+    rows: list[pa.Table] = [license_row(s, lic, listed) for s, lic in skipped.items()]
+    pixels: list[np.ndarray] = []
+    to_read = [s for s in sources if s not in skipped]
+    if to_read:
+        for src in ingest.iter_sources(to_read, workers=opts.workers, file_list=opts.file_list, with_pixels=True,
+                                       with_bytes=True, licenses=list(opts.licenses), size=compound.input_size):
+            table = src.table
+            if src.pixels is not None:  # renumber pixel rows into the shard's batch
+                offset = sum(len(p) for p in pixels)
+                pixels.append(src.pixels)
+                idx = table["pixel_index"].to_numpy(zero_copy_only=False)
+                table = table.set_column(table.schema.get_field_index("pixel_index"), "pixel_index",
+                                         pa.array(idx + offset, pa.int32()) if len(idx) else table["pixel_index"])
+            rows.append(table)
+            progress.advance(images=table["status"].to_pylist().count("ok"), stored_bytes=src.stored_bytes)
+    for _ in skipped:
+        progress.advance(images=0, stored_bytes=0)
+    batch = np.concatenate(pixels) if pixels else np.zeros((0, compound.input_size, compound.input_size, 3), np.uint8)
+    df = pl.concat([pl.from_arrow(t) for t in rows if t.num_rows], how="diagonal_relaxed") if rows else None
+    return decide(shard, df, batch, compound, radiology, opts, run)
+
+
+def license_row(source: str, license: str, listed: dict) -> pa.Table:
+    acc = accession(source)
+    return pa.table({"archive": [source], "pmcid": [acc], "pmid": [listed[acc][1]], "license": [license],
+                     "license_source": ["file_list"], "status": ["not_read"],
+                     "error": [f"file-list licence {license!r} is not allowed: package not read"]})
+
+
+def decide(shard: int, df: pl.DataFrame | None, batch: np.ndarray, compound: FilterModel, radiology: FilterModel,
+           opts: FilterOptions, run: RunDir) -> pa.Table:
+    if df is None or df.height == 0:
+        return MANIFEST_SCHEMA.empty_table()
+    n = df.height
+    pixel_index = df["pixel_index"].to_list() if "pixel_index" in df.columns else [None] * n
+    compound_scores = np.full(n, np.nan, np.float32)
+    scored = [i for i in range(n) if pixel_index[i] is not None]
+    if scored:
+        compound_scores[scored] = compound.predict(batch[[pixel_index[i] for i in scored]], opts.batch_size)
+    single = [i for i in scored if compound_scores[i] < compound.threshold]
+    radiology_scores = np.full(n, np.nan, np.float32)
+    if single:
+        radiology_scores[single] = radiology.predict(batch[[pixel_index[i] for i in single]], opts.batch_size)
+    records = df.to_dicts()
+    fates, stages, reasons, ids, paths, thumbs = [], [], [], [], [], []
+    for i, r in enumerate(records):
+        fate, stage, reason = fate_of(r, compound_scores[i], radiology_scores[i], compound.threshold, radiology.threshold)
+        ident = image_id(r.get("pmcid"), r["archive"], r.get("graphic"), r.get("figure_index"))
+        path = None
+        if fate == "kept":
+            ext = Path(r["member"]).suffix.lower() or ".img"
+            path = run.write_image(ident + ext, r["image_bytes"])
+        fates.append(fate), stages.append(stage), reasons.append(reason), ids.append(ident), paths.append(path)
+        thumbs.append(r.get("thumb32") if fate == "kept" else None)
+    out = df.drop([c for c in ("pixel_index", "image_bytes", "thumb32") if c in df.columns]).with_columns(
+        pl.lit(shard, pl.Int32).alias("shard"), pl.Series("image_id", ids), pl.Series("fate", fates),
+        pl.Series("stage", stages, pl.String), pl.Series("reason", reasons, pl.String),
+        pl.Series("compound_score", compound_scores).fill_nan(None), pl.Series("radiology_score", radiology_scores).fill_nan(None),
+        pl.lit(None, pl.String).alias("duplicate_of"), pl.Series("image_path", paths, pl.String),
+        pl.Series("thumb32", thumbs, pl.Binary))
+    return align(out)
+
+
+def align(df: pl.DataFrame) -> pa.Table:
+    """Polars' frame → the manifest schema (missing columns as nulls, large types cast down)."""
+    table = df.to_arrow()
+    columns = [table[name].cast(f.type) if name in table.column_names else pa.nulls(table.num_rows, f.type)
+               for name, f in zip(MANIFEST_SCHEMA.names, MANIFEST_SCHEMA)]
+    return pa.Table.from_arrays(columns, schema=MANIFEST_SCHEMA)
+
+
+def fate_of(r: dict, compound_score: float, radiology_score: float, compound_threshold: float,
+            radiology_threshold: float) -> tuple[str, str | None, str | None]:
+    status = r["status"]
+    if status in ("license_excluded", "not_read"):
+        return "dropped", "license", r.get("error")
+    if status != "ok":
+        return "dropped", "ingest", f"{status}: {r.get('error') or ''}".rstrip(": ")
+    if compound_score >= compound_threshold:
+        return "dropped", "compound", f"compound score {compound_score:.3f} >= {compound_threshold}"
+    if radiology_score < radiology_threshold:
+        return "dropped", "radiology", f"radiology score {radiology_score:.3f} < {radiology_threshold}"
+    return "kept", None, None
+
+
+def finish(run: RunDir, opts: FilterOptions) -> pl.DataFrame:
+    """Global near-duplicate removal over all shards, then the merged manifest."""
+    manifest = pl.from_arrow(run.read_parts()).sort("archive", "figure_index", "graphic", nulls_last=True)
+    kept = manifest.filter(pl.col("fate") == "kept")
+    result = dedup.find_duplicates(kept, opts.dedup_distance)
+    duplicates = pl.DataFrame({"image_id": list(result.duplicate_of), "duplicate_of": list(result.duplicate_of.values())},
+                              schema={"image_id": pl.String, "duplicate_of": pl.String})
+    write_table_atomic(run.root / "duplicates.parquet", duplicates.to_arrow())
+    for path in manifest.filter(pl.col("image_id").is_in(duplicates["image_id"].implode()) & (pl.col("fate") == "kept"))["image_path"]:
+        (run.root / path).unlink(missing_ok=True)
+    is_dup = pl.col("image_id").is_in(duplicates["image_id"].implode()) & (pl.col("fate") == "kept")
+    rep = pl.col("image_id").replace_strict(result.duplicate_of, default=None, return_dtype=pl.String)
+    manifest = manifest.with_columns(
+        pl.when(is_dup).then(rep).otherwise(pl.col("duplicate_of")).alias("duplicate_of"),
+        pl.when(is_dup).then(pl.lit("duplicate")).otherwise(pl.col("stage")).alias("stage"),
+        pl.when(is_dup).then(pl.concat_str(pl.lit("near-duplicate of "), rep)).otherwise(pl.col("reason")).alias("reason"),
+        pl.when(is_dup).then(None).otherwise(pl.col("image_path")).alias("image_path"),
+        pl.when(is_dup).then(pl.lit("dropped")).otherwise(pl.col("fate")).alias("fate"),
+    )
+    write_table_atomic(run.root / "manifest.parquet", align(manifest.drop("thumb32").with_columns(pl.lit(None, pl.Binary).alias("thumb32"))))
+    return manifest
+
+
+def summarise(manifest: pl.DataFrame, opts: FilterOptions, seconds: float, sources: int, done_now: int, shards: int) -> dict:
+    images = manifest.filter(pl.col("graphic").is_not_null() | (pl.col("status") == "not_read"))
+    funnel = Funnel(images=images.height, kept=int((manifest["fate"] == "kept").sum()),
+                    failed_sources=manifest.filter(pl.col("graphic").is_null() & (pl.col("stage") == "ingest")
+                                                   & pl.col("status").is_in(["bad_archive", "no_xml", "bad_xml", "internal_error"])).height)
+    for stage, count in Counter(images.filter(pl.col("fate") == "dropped")["stage"].to_list()).items():
+        funnel.removed[stage] = count
+    return {
+        "sources": sources, "shards": shards, "shards_processed_this_run": done_now, "seconds": round(seconds, 2),
+        "funnel": {"images": funnel.images, "removed": funnel.removed, "kept": funnel.kept},
+        "statuses": dict(Counter(manifest["status"].to_list())), "failed_sources": funnel.failed_sources,
+        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()},
+        "funnel_text": funnel.lines(),
+    }
