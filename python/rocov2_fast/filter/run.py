@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import ingest
 from .._core import discover_sources, read_file_list
@@ -131,9 +132,8 @@ def process_shard(shard: int, sources: list[str], listed: dict, compound: Filter
             if src.pixels is not None:  # renumber pixel rows into the shard's batch
                 offset = sum(len(p) for p in pixels)
                 pixels.append(src.pixels)
-                idx = table["pixel_index"].to_numpy(zero_copy_only=False)
-                table = table.set_column(table.schema.get_field_index("pixel_index"), "pixel_index",
-                                         pa.array(idx + offset, pa.int32()) if len(idx) else table["pixel_index"])
+                shifted = pc.add(table["pixel_index"], pa.scalar(offset, pa.int32()))
+                table = table.set_column(table.schema.get_field_index("pixel_index"), "pixel_index", shifted)
             rows.append(table)
             progress.advance(images=table["status"].to_pylist().count("ok"), stored_bytes=src.stored_bytes)
     for _ in skipped:

@@ -100,6 +100,9 @@ def train(data: Path, kind: str, out: Path, *, size: int = 128, epochs: int = 8,
         state = torch.load(weights, map_location="cpu")
         state = {k: v for k, v in state.items() if not k.startswith("classifier.3")}
         net.load_state_dict(state, strict=False)
+    for module in net.modules():  # torchvision's 0.01 leaves eval statistics stale after a short training
+        if isinstance(module, nn.BatchNorm2d):
+            module.momentum = 0.1
     model = Deployable(net, IMAGENET_MEAN, IMAGENET_STD)
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     loss_fn = nn.BCEWithLogitsLoss()
@@ -118,7 +121,8 @@ def train(data: Path, kind: str, out: Path, *, size: int = 128, epochs: int = 8,
             loss = loss_fn(model.logits(x), y_all[batch])
             loss.backward()
             optimiser.step()
-            total += float(loss) * len(batch)
+            total += float(loss.detach()) * len(batch)
+        recalibrate_batchnorm(model, x_all[train_idx], batch_size)
         metrics = evaluate(model, x_all[test_idx], dataset.labels[test_idx], threshold)
         log.append({"epoch": epoch + 1, "train_loss": total / len(train_idx), **metrics})
         print(json.dumps(log[-1]))
@@ -158,6 +162,23 @@ def _deployable_class():
 
 def Deployable(net, mean, std):  # noqa: N802 - a class built lazily so torch stays optional
     return _deployable_class()(net, mean, std)
+
+
+def recalibrate_batchnorm(model, x, batch_size: int) -> None:
+    """Recomputes BatchNorm running statistics with the final weights (cumulative average)."""
+    import torch
+    from torch import nn
+
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            model.logits(x[start:start + batch_size])
+    for m in norms:
+        m.momentum = 0.1
 
 
 def augment(x, generator):

@@ -1,0 +1,173 @@
+"""`rocov2-fast filter` end to end on the synthetic corpus with the shipped ONNX models: the
+manifest accounts for every image against truth.csv, the funnel adds up, kept images are PMC's
+bytes, a SIGKILLed run resumes to exactly an uninterrupted run's result."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from rocov2_fast import synth
+from rocov2_fast.filter import FilterModel, FilterOptions, GpuUnavailableError, run_filter
+from rocov2_fast.filter.models import default_model_path, providers_for
+
+ALLOWED = ("CC BY", "CC BY-NC")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("filter_corpus")
+    synth.generate(out, synth.Options(articles=24, seed=21, profile="tiny", faults=True))
+    return out
+
+
+@pytest.fixture(scope="module")
+def run(corpus, tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("run")
+    summary = run_filter(FilterOptions(inputs=[str(corpus)], out=out, workers=2, file_list=str(corpus / "oa_file_list.csv"), shard_size=5))
+    return out, summary
+
+
+def truth(corpus: Path) -> pl.DataFrame:
+    return pl.read_csv(corpus / "truth.csv", schema_overrides={"duplicate_of": pl.String, "variant": pl.String})
+
+
+def test_every_planted_image_has_exactly_one_fate(corpus, run):
+    out, _ = run
+    manifest = pl.read_parquet(out / "manifest.parquet")
+    listed = pl.read_csv(corpus / "oa_file_list.csv").select(pl.col("Accession ID").alias("pmcid"), pl.col("License").alias("listed"))
+    t = truth(corpus).join(listed, on="pmcid")
+    read = t.filter(pl.col("listed").is_in(ALLOWED))
+    rows = read.join(manifest, on=["pmcid", "graphic"], how="left")
+    assert rows.height == read.height and rows["fate"].null_count() == 0
+    # packages whose file-list licence is excluded: one row each, never read
+    not_read = manifest.filter(pl.col("status") == "not_read")
+    assert set(not_read["pmcid"]) == set(t.filter(~pl.col("listed").is_in(ALLOWED))["pmcid"])
+    assert (not_read["stage"] == "license").all()
+    assert set(manifest["fate"]) == {"kept", "dropped"}
+    assert manifest.filter(pl.col("fate") == "dropped")["stage"].null_count() == 0
+
+
+def test_decisions_follow_the_scores_and_the_models_agree_with_truth(corpus, run):
+    out, _ = run
+    manifest = pl.read_parquet(out / "manifest.parquet")
+    scored = manifest.filter(pl.col("compound_score").is_not_null())
+    assert ((scored["compound_score"] >= 0.5) == (scored["stage"] == "compound")).all()
+    radiology = manifest.filter(pl.col("radiology_score").is_not_null() & (pl.col("stage") != "duplicate"))
+    assert ((radiology["radiology_score"] < 0.5) == (radiology["stage"] == "radiology")).all()
+    joined = truth(corpus).join(scored, on=["pmcid", "graphic"])
+    compound_right = ((joined["compound_score"] >= 0.5) == (joined["compound"] == 1)).mean()
+    single = joined.filter(pl.col("radiology_score").is_not_null() & (pl.col("compound") == 0))
+    radiology_right = ((single["radiology_score"] >= 0.5) == (single["radiology"] == 1)).mean()
+    print(f"\ncompound model agrees with truth on {compound_right:.1%} of {joined.height}, "
+          f"radiology on {radiology_right:.1%} of {single.height}")
+    assert compound_right >= 0.85 and radiology_right >= 0.85
+
+
+def test_funnel_adds_up_and_is_printed_in_summary(run):
+    out, summary = run
+    assert json.loads((out / "summary.json").read_text())["funnel"] == summary["funnel"]
+    funnel = summary["funnel"]
+    assert funnel["images"] - sum(funnel["removed"].values()) == funnel["kept"] > 0
+    assert summary["failed_sources"] == 3  # the three broken packages of --faults
+
+
+def test_kept_images_are_the_bytes_pmc_shipped(run):
+    out, _ = run
+    kept = pl.read_parquet(out / "manifest.parquet").filter(pl.col("fate") == "kept")
+    assert sorted(p.name for p in (out / "images").iterdir()) == sorted(Path(p).name for p in kept["image_path"])
+    for archive, member, path in kept.select("archive", "member", "image_path").iter_rows():
+        with tarfile.open(archive) as tar:
+            assert tar.extractfile(member).read() == (out / path).read_bytes()
+
+
+def test_near_duplicates_point_to_a_kept_representative(run):
+    out, _ = run
+    manifest = pl.read_parquet(out / "manifest.parquet")
+    dups = manifest.filter(pl.col("stage") == "duplicate")
+    kept_ids = set(manifest.filter(pl.col("fate") == "kept")["image_id"])
+    assert set(dups["duplicate_of"]) <= kept_ids
+    assert dups["image_path"].null_count() == dups.height
+
+
+def test_rerun_resumes_without_redoing_finished_shards(corpus, run):
+    out, summary = run
+    before = pl.read_parquet(out / "manifest.parquet")
+    again = run_filter(FilterOptions(inputs=[str(corpus)], out=out, workers=2, file_list=str(corpus / "oa_file_list.csv"), shard_size=5))
+    assert again["shards_processed_this_run"] == 0 and again["funnel"] == summary["funnel"]
+    assert pl.read_parquet(out / "manifest.parquet").equals(before)
+
+
+def test_changed_settings_need_fresh(corpus, run):
+    out, _ = run
+    with pytest.raises(ValueError, match="--fresh"):
+        run_filter(FilterOptions(inputs=[str(corpus)], out=out, licenses=("CC BY",), shard_size=5,
+                                 file_list=str(corpus / "oa_file_list.csv")))
+
+
+def cli_filter(corpus: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "rocov2_fast.cli", "filter", str(corpus), "--out", str(out), "--workers", "2",
+            "--shard-size", "2", "--file-list", str(corpus / "oa_file_list.csv"), "--no-progress", *extra]
+
+
+def snapshot(out: Path) -> tuple[pl.DataFrame, dict[str, bytes]]:
+    manifest = pl.read_parquet(out / "manifest.parquet")
+    return manifest, {p.name: p.read_bytes() for p in sorted((out / "images").iterdir())}
+
+
+def test_sigkill_at_any_point_then_rerun_equals_an_uninterrupted_run(corpus, tmp_path):
+    reference = tmp_path / "reference"
+    subprocess.run(cli_filter(corpus, reference), check=True, capture_output=True)
+    out = tmp_path / "killed"
+    for markers_before_kill in (1, 4, 7):
+        proc = subprocess.Popen(cli_filter(corpus, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:
+            if len(list((out / "manifest").glob("*.done"))) >= markers_before_kill:
+                break
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    done = subprocess.run(cli_filter(corpus, out), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    ref_manifest, ref_images = snapshot(reference)
+    manifest, images = snapshot(out)
+    assert manifest.equals(ref_manifest)
+    assert images == ref_images
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_gpus_that_are_not_there_are_a_clear_error(corpus, tmp_path):
+    import onnxruntime as ort
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.fail("this test expects a CPU-only onnxruntime")  # CI machines have none
+    with pytest.raises(GpuUnavailableError, match="--gpus 2"):
+        providers_for(2)
+    result = subprocess.run(cli_filter(corpus, tmp_path / "gpu", "--gpus", "2"), capture_output=True, text=True)
+    assert result.returncode == 2 and "CUDAExecutionProvider" in result.stderr
+
+
+def test_several_sessions_stand_in_for_several_gpus():
+    path = default_model_path("compound")
+    one = FilterModel.load(path, [["CPUExecutionProvider"]])
+    three = FilterModel.load(path, [["CPUExecutionProvider"]] * 3)
+    pixels = np.random.default_rng(0).integers(0, 256, (37, one.input_size, one.input_size, 3), dtype=np.uint8)
+    assert len(three.sessions) == 3
+    np.testing.assert_allclose(three.predict(pixels, batch_size=8), one.predict(pixels, batch_size=8), rtol=1e-5, atol=1e-6)
+
+
+def test_shipped_models_carry_their_metadata():
+    for kind in ("compound", "radiology"):
+        meta = FilterModel.load(default_model_path(kind), [["CPUExecutionProvider"]]).meta
+        assert meta["kind"] == kind and meta["input_size"] == 128 and meta["threshold"] == 0.5
+        assert meta["held_out_metrics"]["accuracy"] > 0.9 and "synthetic" in meta["training_data"]
