@@ -13,10 +13,12 @@ fn chunk(hash: u64, t: usize) -> u16 {
     (hash >> (16 * t)) as u16
 }
 
-/// One table: items grouped by the value of one 16-bit chunk (CSR layout).
+/// One table: items grouped by the value of one 16-bit chunk (CSR layout), each item's hash
+/// stored beside its index so a bucket scan reads memory sequentially.
 struct Table {
     offsets: Vec<u32>,
     items: Vec<u32>,
+    values: Vec<u64>,
 }
 
 impl Table {
@@ -30,16 +32,19 @@ impl Table {
         }
         let mut fill = offsets.clone();
         let mut items = vec![0u32; hashes.len()];
+        let mut values = vec![0u64; hashes.len()];
         for (i, &h) in hashes.iter().enumerate() {
             let slot = &mut fill[chunk(h, t) as usize];
             items[*slot as usize] = i as u32;
+            values[*slot as usize] = h;
             *slot += 1;
         }
-        Table { offsets, items }
+        Table { offsets, items, values }
     }
 
-    fn bucket(&self, key: u16) -> &[u32] {
-        &self.items[self.offsets[key as usize] as usize..self.offsets[key as usize + 1] as usize]
+    fn bucket(&self, key: u16) -> (&[u32], &[u64]) {
+        let range = self.offsets[key as usize] as usize..self.offsets[key as usize + 1] as usize;
+        (&self.items[range.clone()], &self.values[range])
     }
 }
 
@@ -91,12 +96,12 @@ fn probe(hashes: &[u64], tables: &[Table], i: usize, radius: u32, max_distance: 
     let h = hashes[i];
     for (t, table) in tables.iter().enumerate() {
         for key in neighbours(chunk(h, t), radius) {
-            for &j in table.bucket(key) {
+            let (items, values) = table.bucket(key);
+            for (&j, &other) in items.iter().zip(values) {
                 let j = j as usize;
                 if j <= i {
                     continue;
                 }
-                let other = hashes[j];
                 let distance = (h ^ other).count_ones();
                 let found_earlier = (0..t).any(|s| (chunk(h, s) ^ chunk(other, s)).count_ones() <= radius);
                 if distance <= max_distance && !found_earlier {

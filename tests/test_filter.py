@@ -171,3 +171,24 @@ def test_shipped_models_carry_their_metadata():
         meta = FilterModel.load(default_model_path(kind), [["CPUExecutionProvider"]]).meta
         assert meta["kind"] == kind and meta["input_size"] == 128 and meta["threshold"] == 0.5
         assert meta["held_out_metrics"]["accuracy"] > 0.9 and "synthetic" in meta["training_data"]
+
+
+def test_rethreshold_redecides_from_stored_scores_and_round_trips(run, tmp_path):
+    import shutil
+
+    from rocov2_fast.filter.run import rethreshold
+    original, _ = run
+    out = tmp_path / "copy"
+    shutil.copytree(original, out)
+    before = pl.read_parquet(out / "manifest.parquet")
+    loose = rethreshold(out, radiology=0.0001)
+    after = pl.read_parquet(out / "manifest.parquet")
+    assert loose["funnel"]["kept"] > before.filter(pl.col("fate") == "kept").height
+    kept = after.filter(pl.col("fate") == "kept")
+    assert sorted(p.name for p in (out / "images").iterdir()) == sorted(Path(p).name for p in kept["image_path"])
+    for archive, member, path in kept.select("archive", "member", "image_path").iter_rows():
+        with tarfile.open(archive) as tar:
+            assert tar.extractfile(member).read() == (out / path).read_bytes()
+    rethreshold(out, radiology=0.5)
+    back = pl.read_parquet(out / "manifest.parquet")
+    assert back.select("image_id", "fate", "stage", "duplicate_of").equals(before.select("image_id", "fate", "stage", "duplicate_of"))

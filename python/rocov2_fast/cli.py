@@ -69,21 +69,32 @@ def filter_command(
     compound_model: Annotated[Optional[Path], typer.Option(help="ONNX compound-figure model (default: models/compound.onnx).")] = None,
     radiology_model: Annotated[Optional[Path], typer.Option(help="ONNX radiology model (default: models/radiology.onnx).")] = None,
     batch_size: Annotated[int, typer.Option(help="Images per inference batch.", min=1)] = 256,
-    dedup_distance: Annotated[int, typer.Option(help="pHash Hamming radius for near-duplicate candidates.", min=0, max=32)] = 10,
+    dedup_distance: Annotated[int, typer.Option(help="pHash Hamming radius for near-duplicate candidates (see docs/filter.md).", min=0, max=32)] = 6,
     shard_size: Annotated[int, typer.Option(help="Packages per manifest shard (the unit of resume).", min=1)] = 64,
     fresh: Annotated[bool, typer.Option(help="Discard what RUN_DIR holds and start over (default: resume).")] = False,
+    compound_threshold: Annotated[Optional[float], typer.Option(help="Drop as compound at score >= this (default: the model's).")] = None,
+    radiology_threshold: Annotated[Optional[float], typer.Option(help="Keep as radiology at score >= this (default: the model's).")] = None,
+    rethreshold: Annotated[bool, typer.Option(help="Re-decide a finished run from its stored scores, without decoding.")] = False,
     progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal).")] = None,
 ) -> None:
     """Licence-first filtering with the compound and radiology CNNs and near-duplicate removal; resumable."""
     from .filter.models import GpuUnavailableError
-    from .filter.run import FilterOptions, run_filter
+    from .filter.run import FilterOptions, rethreshold as rethreshold_run, run_filter
+
+    if rethreshold:
+        summary = rethreshold_run(out, compound_threshold, radiology_threshold, dedup_distance)
+        typer.echo("\n".join(summary["funnel_text"]))
+        typer.echo(f"{out}: re-decided with thresholds {summary['rethreshold']['new']} "
+                   f"({summary['rethreshold']['unscored_images']} images lack a radiology score)")
+        return
 
     opts = FilterOptions(inputs=[str(p) for p in inputs], out=out, gpus=gpus, workers=workers,
                          file_list=str(file_list) if file_list else None,
                          licenses=tuple(x.strip() for x in licenses.split(",") if x.strip()),
                          compound_model=str(compound_model) if compound_model else None,
                          radiology_model=str(radiology_model) if radiology_model else None, batch_size=batch_size,
-                         dedup_distance=dedup_distance, shard_size=shard_size, fresh=fresh, show_progress=progress)
+                         dedup_distance=dedup_distance, shard_size=shard_size, fresh=fresh, show_progress=progress,
+                         compound_threshold=compound_threshold, radiology_threshold=radiology_threshold)
     try:
         summary = run_filter(opts)
     except (Rocov2Error, ValueError, FileNotFoundError, GpuUnavailableError) as e:

@@ -105,9 +105,10 @@ def iter_sources(inputs: Sequence[str | os.PathLike], *, workers: int = 0, file_
     scanner = _scanner(inputs, workers=workers, file_list=file_list, with_pixels=with_pixels, **options)
     for archive, columns, pixels, stored in scanner:
         table = _to_table(columns).append_column("pixel_index", pa.array(columns["pixel_index"], pa.int32()))
-        for extra in ("image_bytes", "thumb32"):  # with_bytes=True
-            if extra in columns:
-                table = table.append_column(extra, pa.array(columns[extra], pa.binary()))
+        if options.get("with_bytes"):
+            for extra in ("image_bytes", "thumb32"):  # absent when no row of the source decoded
+                values = columns.get(extra, [None] * table.num_rows)
+                table = table.append_column(extra, pa.array(values, pa.binary()))
         yield SourceRecords(archive, table, pixels, stored)
 
 

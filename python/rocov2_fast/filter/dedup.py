@@ -15,7 +15,7 @@ import polars as pl
 from .._core import antidupl_confirms, near_duplicate_pairs
 
 #: pHash radius for candidates; chosen on the synth corpus's planted near-duplicates (docs/filter.md).
-DEFAULT_DISTANCE = 10
+DEFAULT_DISTANCE = 6
 
 
 @dataclass

@@ -49,6 +49,9 @@ class FilterOptions:
     show_progress: bool | None = None
     #: CPU threads per onnxruntime session (0: onnxruntime's default)
     session_threads: int = 0
+    #: decision thresholds (None: the value stored in each model's metadata)
+    compound_threshold: float | None = None
+    radiology_threshold: float | None = None
 
 
 @dataclass
@@ -84,6 +87,8 @@ def run_filter(opts: FilterOptions) -> dict:
     radiology_path = Path(opts.radiology_model) if opts.radiology_model else default_model_path("radiology")
     compound = FilterModel.load(compound_path, providers, opts.session_threads)
     radiology = FilterModel.load(radiology_path, providers, opts.session_threads)
+    compound.meta["threshold"] = opts.compound_threshold if opts.compound_threshold is not None else compound.threshold
+    radiology.meta["threshold"] = opts.radiology_threshold if opts.radiology_threshold is not None else radiology.threshold
     if compound.input_size != radiology.input_size:
         raise ValueError(f"the models want different input sizes ({compound.input_size} vs {radiology.input_size})")
     sources = discover_sources([os.fspath(p) for p in opts.inputs])
@@ -93,6 +98,7 @@ def run_filter(opts: FilterOptions) -> dict:
         "licenses": list(opts.licenses), "file_list": file_sha(Path(opts.file_list)) if opts.file_list else None,
         "compound_model": file_sha(compound_path), "radiology_model": file_sha(radiology_path),
         "shard_size": opts.shard_size,
+        "thresholds": thresholds_of(run, compound.threshold, radiology.threshold),
     })
     shards = [sources[i:i + opts.shard_size] for i in range(0, len(sources), opts.shard_size)]
     todo = [k for k in range(len(shards)) if not run.shard_done(k)]
@@ -104,6 +110,88 @@ def run_filter(opts: FilterOptions) -> dict:
     summary = summarise(manifest, opts, time.perf_counter() - started, len(sources), len(todo), len(shards))
     write_atomic(run.root / "summary.json", json.dumps(summary, indent=2).encode())
     return summary
+
+
+def thresholds_of(run: RunDir, compound: float, radiology: float) -> dict:
+    """The thresholds in force: a --rethreshold on this run dir overrides the models' values."""
+    path = run.root / "run.json"
+    if path.exists():
+        previous = json.loads(path.read_text()).get("thresholds")
+        if previous:
+            return previous
+    return {"compound": compound, "radiology": radiology}
+
+
+def rethreshold(out: Path, compound: float | None = None, radiology: float | None = None, dedup_distance: int = dedup.DEFAULT_DISTANCE) -> dict:
+    """Re-decides a finished run from its stored scores, without decoding: updates fates, adds
+    the original bytes of newly kept images (read from their packages, not decoded) and removes
+    those no longer kept. Images never scored by the radiology model (compound at the old
+    threshold) cannot be re-decided and are reported."""
+    started = time.perf_counter()
+    run = RunDir(out)
+    config = json.loads((run.root / "run.json").read_text())
+    old = config["thresholds"]
+    new = {"compound": old["compound"] if compound is None else compound, "radiology": old["radiology"] if radiology is None else radiology}
+    unscored = 0
+    for part in sorted(run.parts.glob("part-*.parquet")):
+        df = pl.read_parquet(part)
+        records = df.to_dicts()
+        for r in records:
+            c, rad = r["compound_score"], r["radiology_score"]
+            if r["status"] != "ok":
+                continue
+            if c is not None and c < new["compound"] and rad is None:
+                unscored += 1
+                r["fate"], r["stage"] = "dropped", "radiology"
+                r["reason"] = "no radiology score (compound at the old threshold): rerun filter --fresh to score it"
+            else:
+                r["fate"], r["stage"], r["reason"] = fate_of(r, c, rad if rad is not None else float("nan"), new["compound"], new["radiology"])
+            r["duplicate_of"] = None
+        updated = pl.DataFrame(records, schema=df.schema)
+        sync_images(run, df, updated)
+        write_table_atomic(part, align(updated))
+    config["thresholds"] = new
+    write_atomic(run.root / "run.json", json.dumps(config, indent=2).encode())
+    opts = FilterOptions(inputs=[], out=out, dedup_distance=dedup_distance)
+    manifest = finish(run, opts)
+    summary = summarise(manifest, opts, time.perf_counter() - started, config["source_count"], 0, len(list(run.parts.glob("*.done"))))
+    summary["rethreshold"] = {"old": old, "new": new, "unscored_images": unscored}
+    write_atomic(run.root / "summary.json", json.dumps(summary, indent=2).encode())
+    return summary
+
+
+def sync_images(run: RunDir, before: pl.DataFrame, after: pl.DataFrame) -> None:
+    """Writes the bytes of newly kept images and removes the files of images no longer kept."""
+    was_kept = set(before.filter(pl.col("image_path").is_not_null())["image_id"])
+    rows = after.to_dicts()
+    wanted = {}
+    for r in rows:
+        if r["fate"] == "kept":
+            r["image_path"] = f"images/{r['image_id']}{Path(r['member']).suffix.lower() or '.img'}"
+            if r["image_id"] not in was_kept or not (run.root / r["image_path"]).exists():
+                wanted.setdefault(r["archive"], {})[r["member"]] = r["image_path"]
+        elif r["image_path"]:
+            (run.root / r["image_path"]).unlink(missing_ok=True)
+            r["image_path"] = None
+    for archive, members in wanted.items():
+        for member, data in read_members(archive, set(members)).items():
+            run.write_image(Path(members[member]).name, data)
+    after.replace_column(after.get_column_index("image_path"), pl.Series("image_path", [r["image_path"] for r in rows], pl.String))
+
+
+def read_members(archive: str, names: set[str]) -> dict[str, bytes]:
+    """Original bytes of named members (a package streamed with tarfile, or files of a folder)."""
+    import tarfile
+
+    path = Path(archive)
+    if path.is_dir():
+        return {n: (path / Path(n).name).read_bytes() for n in names}
+    found = {}
+    with tarfile.open(path, mode="r|gz") as tar:
+        for member in tar:
+            if member.name in names and member.isfile():
+                found[member.name] = tar.extractfile(member).read()
+    return found
 
 
 def accession(path: str) -> str | None:
@@ -174,7 +262,7 @@ def decide(shard: int, df: pl.DataFrame | None, batch: np.ndarray, compound: Fil
             ext = Path(r["member"]).suffix.lower() or ".img"
             path = run.write_image(ident + ext, r["image_bytes"])
         fates.append(fate), stages.append(stage), reasons.append(reason), ids.append(ident), paths.append(path)
-        thumbs.append(r.get("thumb32") if fate == "kept" else None)
+        thumbs.append(r.get("thumb32"))  # kept for every decoded image: --rethreshold may keep more
     out = df.drop([c for c in ("pixel_index", "image_bytes", "thumb32") if c in df.columns]).with_columns(
         pl.lit(shard, pl.Int32).alias("shard"), pl.Series("image_id", ids), pl.Series("fate", fates),
         pl.Series("stage", stages, pl.String), pl.Series("reason", reasons, pl.String),
