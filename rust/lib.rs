@@ -68,7 +68,7 @@ impl Scanner {
     #[new]
     #[pyo3(signature = (inputs, *, workers=0, file_list=None, size=224, fit="pad", exact_hash=false,
         with_pixels=false, max_pixels=Limits::default().max_pixels, max_image_bytes=Limits::default().max_bytes,
-        max_xml_bytes=64<<20, with_bytes=false, licenses=None))]
+        max_xml_bytes=64<<20, with_bytes=false, licenses=None, queue=0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -84,6 +84,7 @@ impl Scanner {
         max_xml_bytes: u64,
         with_bytes: bool,
         licenses: Option<Vec<String>>,
+        queue: usize,
     ) -> PyResult<Self> {
         let opts = scan_options(size, fit, exact_hash, with_pixels, max_pixels, max_image_bytes, max_xml_bytes, with_bytes, licenses)?;
         let paths = to_paths(inputs);
@@ -92,7 +93,7 @@ impl Scanner {
             Ok((discover(&paths)?, list))
         })?;
         let names = sources.iter().map(|s| s.path().display().to_string()).collect();
-        let receiver = spawn_workers(sources, file_list, opts, workers);
+        let receiver = spawn_workers(sources, file_list, opts, workers, queue);
         Ok(Scanner { sources: names, receiver: Mutex::new(Some(receiver)) })
     }
 
@@ -127,9 +128,11 @@ impl Scanner {
     }
 }
 
-fn spawn_workers(sources: Vec<Source>, file_list: Option<FileList>, opts: ScanOptions, workers: usize) -> Receiver<SourceRecords> {
+/// `queue`: finished sources that may wait for the consumer (0: two per worker); a longer queue
+/// lets decoding run on while the consumer is busy (inference).
+fn spawn_workers(sources: Vec<Source>, file_list: Option<FileList>, opts: ScanOptions, workers: usize, queue: usize) -> Receiver<SourceRecords> {
     let workers = if workers == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { workers };
-    let (sender, receiver) = sync_channel(workers * 2);
+    let (sender, receiver) = sync_channel(if queue == 0 { workers * 2 } else { queue });
     let queue = Arc::new((sources, AtomicUsize::new(0), file_list, opts));
     for _ in 0..workers {
         let queue = Arc::clone(&queue);

@@ -103,9 +103,8 @@ def run_filter(opts: FilterOptions) -> dict:
     shards = [sources[i:i + opts.shard_size] for i in range(0, len(sources), opts.shard_size)]
     todo = [k for k in range(len(shards)) if not run.shard_done(k)]
     with ScanProgress(total=sum(len(shards[k]) for k in todo), enabled=opts.show_progress, label="filtering") as progress:
-        for k in todo:
-            table = process_shard(k, shards[k], listed, compound, radiology, opts, run, progress)
-            run.finish_shard(k, table, shards[k])
+        for k, collected in collect_shards(shards, todo, listed, compound.input_size, opts, progress):
+            run.finish_shard(k, decide(k, collected, compound, radiology, opts, run), shards[k])
     manifest = finish(run, opts)
     summary = summarise(manifest, opts, time.perf_counter() - started, len(sources), len(todo), len(shards))
     write_atomic(run.root / "summary.json", json.dumps(summary, indent=2).encode())
@@ -207,28 +206,52 @@ def excluded_by_file_list(source: str, listed: dict, allowed: tuple[str, ...]) -
     return None
 
 
-def process_shard(shard: int, sources: list[str], listed: dict, compound: FilterModel, radiology: FilterModel,
-                  opts: FilterOptions, run: RunDir, progress: ScanProgress) -> pa.Table:
-    skipped = {s: lic for s in sources if (lic := excluded_by_file_list(s, listed, opts.licenses))}
-    rows: list[pa.Table] = [license_row(s, lic, listed) for s, lic in skipped.items()]
-    pixels: list[np.ndarray] = []
-    to_read = [s for s in sources if s not in skipped]
-    if to_read:
-        for src in ingest.iter_sources(to_read, workers=opts.workers, file_list=opts.file_list, with_pixels=True,
-                                       with_bytes=True, licenses=list(opts.licenses), size=compound.input_size):
-            table = src.table
-            if src.pixels is not None:  # renumber pixel rows into the shard's batch
-                offset = sum(len(p) for p in pixels)
-                pixels.append(src.pixels)
-                shifted = pc.add(table["pixel_index"], pa.scalar(offset, pa.int32()))
-                table = table.set_column(table.schema.get_field_index("pixel_index"), "pixel_index", shifted)
-            rows.append(table)
-            progress.advance(images=table["status"].to_pylist().count("ok"), stored_bytes=src.stored_bytes)
-    for _ in skipped:
-        progress.advance(images=0, stored_bytes=0)
-    batch = np.concatenate(pixels) if pixels else np.zeros((0, compound.input_size, compound.input_size, 3), np.uint8)
-    df = pl.concat([pl.from_arrow(t) for t in rows if t.num_rows], how="diagonal_relaxed") if rows else None
-    return decide(shard, df, batch, compound, radiology, opts, run)
+@dataclass
+class Collected:
+    """What the core returned for one shard's sources, until the shard is complete."""
+
+    tables: list[pa.Table] = field(default_factory=list)
+    pixels: list[np.ndarray] = field(default_factory=list)
+    waiting: int = 0
+
+    def add(self, table: pa.Table, pixels: np.ndarray | None) -> None:
+        if pixels is not None:  # renumber pixel rows into the shard's batch
+            offset = sum(len(p) for p in self.pixels)
+            self.pixels.append(pixels)
+            shifted = pc.add(table["pixel_index"], pa.scalar(offset, pa.int32()))
+            table = table.set_column(table.schema.get_field_index("pixel_index"), "pixel_index", shifted)
+        self.tables.append(table)
+        self.waiting -= 1
+
+
+def collect_shards(shards: list[list[str]], todo: list[int], listed: dict, size: int, opts: FilterOptions,
+                   progress: ScanProgress):
+    """Yields (shard, Collected) as each shard completes. One scanner serves every shard, with a
+    queue long enough that the core keeps decoding while a finished shard is in inference."""
+    shard_of, collected, to_read = {}, {}, []
+    for k in todo:
+        collected[k] = Collected()
+        for source in shards[k]:
+            if lic := excluded_by_file_list(source, listed, opts.licenses):
+                collected[k].tables.append(license_row(source, lic, listed))
+                progress.advance(images=0, stored_bytes=0)
+            else:
+                shard_of[source] = k
+                collected[k].waiting += 1
+                to_read.append(source)
+    for k in todo:
+        if collected[k].waiting == 0:
+            yield k, collected.pop(k)
+    if not to_read:
+        return
+    for src in ingest.iter_sources(to_read, workers=opts.workers, file_list=opts.file_list, with_pixels=True,
+                                   with_bytes=True, licenses=list(opts.licenses), size=size,
+                                   queue=max(4 * max(opts.workers, 1), opts.shard_size)):
+        k = shard_of[src.archive]
+        collected[k].add(src.table, src.pixels)
+        progress.advance(images=src.table["status"].to_pylist().count("ok"), stored_bytes=src.stored_bytes)
+        if collected[k].waiting == 0:
+            yield k, collected.pop(k)
 
 
 def license_row(source: str, license: str, listed: dict) -> pa.Table:
@@ -238,10 +261,14 @@ def license_row(source: str, license: str, listed: dict) -> pa.Table:
                      "error": [f"file-list licence {license!r} is not allowed: package not read"]})
 
 
-def decide(shard: int, df: pl.DataFrame | None, batch: np.ndarray, compound: FilterModel, radiology: FilterModel,
+def decide(shard: int, collected: Collected, compound: FilterModel, radiology: FilterModel,
            opts: FilterOptions, run: RunDir) -> pa.Table:
-    if df is None or df.height == 0:
+    tables = [t for t in collected.tables if t.num_rows]
+    if not tables:
         return MANIFEST_SCHEMA.empty_table()
+    df = pl.concat([pl.from_arrow(t) for t in tables], how="diagonal_relaxed")
+    size = compound.input_size
+    batch = np.concatenate(collected.pixels) if collected.pixels else np.zeros((0, size, size, 3), np.uint8)
     n = df.height
     pixel_index = df["pixel_index"].to_list() if "pixel_index" in df.columns else [None] * n
     compound_scores = np.full(n, np.nan, np.float32)
