@@ -128,6 +128,25 @@ def train_filter_command(
     typer.echo(f"{out}: held-out {meta['held_out_metrics']}")
 
 
+@app.command("captions")
+def captions_command(
+    run_dir: Annotated[Path, typer.Argument(help="A filter run directory (reads manifest.parquet).")],
+    lang_rule: Annotated[str, typer.Option(help="'default' (fastText + evidence of another language) or 'paper' (ROCOv2's rule).")] = "default",
+    threshold: Annotated[float, typer.Option(help="Drop non-English captions above this fastText probability.")] = 0.45,
+    min_letters: Annotated[int, typer.Option(help="Captions with fewer letters are minimal.", min=0)] = 3,
+) -> None:
+    """Clean the kept images' captions; writes RUN_DIR/captions.parquet (keep, reason, lang, lang_prob)."""
+    from . import captions
+
+    if lang_rule not in ("default", "paper"):
+        raise typer.BadParameter("lang-rule must be default or paper")
+    result = captions.clean_run(run_dir, lang_rule=lang_rule, threshold=threshold, min_letters=min_letters)
+    counts = dict(result.group_by("reason").len().rows())
+    kept = counts.pop(None, 0)
+    typer.echo(f"{run_dir / 'captions.parquet'}: {kept} captions kept, dropped: "
+               + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
+
+
 def main() -> None:
     app()
 
