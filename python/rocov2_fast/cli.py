@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import ingest, synth
+from .concepts.filters import DEFAULT_TUIS
 from .errors import Rocov2Error
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -145,6 +146,52 @@ def captions_command(
     kept = counts.pop(None, 0)
     typer.echo(f"{run_dir / 'captions.parquet'}: {kept} captions kept, dropped: "
                + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
+
+
+@app.command("concepts")
+def concepts_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory with captions.parquet (from `captions`).")],
+    medcat_model: Annotated[Optional[Path], typer.Option(help="MedCAT model pack (folder or .zip); default: the shipped ROCOv2 pack.")] = None,
+    min_images: Annotated[int, typer.Option(help="Keep concepts occurring in more than this many images.", min=0)] = 10,
+    tuis: Annotated[str, typer.Option(help="Allowed semantic types, comma-separated ('' for all).")] = ",".join(DEFAULT_TUIS),
+    blacklist: Annotated[Optional[Path], typer.Option(help="File of CUIs to drop, one per line.")] = None,
+    remap: Annotated[Optional[Path], typer.Option(help="CSV from,to: CUIs to replace.")] = None,
+    manual: Annotated[Optional[list[Path]], typer.Option(help="Annotator CSV(s) ID,CUIs of manual concepts (repeatable).")] = None,
+    processes: Annotated[int, typer.Option(help="MedCAT processes.", min=1)] = 1,
+) -> None:
+    """MedCAT concept extraction with the ROCOv2 filters and manual concepts merged with priority."""
+    from .concepts.run import concepts_run
+
+    summary = concepts_run(run_dir, model=str(medcat_model) if medcat_model else None, min_images=min_images,
+                           tuis=tuple(t.strip() for t in tuis.split(",") if t.strip()) or None,
+                           blacklist=str(blacklist) if blacklist else None, remap=str(remap) if remap else None,
+                           manual=[str(m) for m in manual or []], n_process=processes)
+    typer.echo(f"{run_dir / 'concepts.parquet'}, {run_dir / 'cui_mapping.csv'}: {summary}")
+
+
+@app.command("suggest-manual")
+def suggest_manual_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory with captions.parquet.")],
+) -> None:
+    """Propose modality (and X-ray region/projection the caption states) for annotators."""
+    import polars as pl
+
+    from .concepts.manual import suggest_manual
+
+    captions = pl.read_parquet(run_dir / "captions.parquet").filter(pl.col("keep"))
+    out = suggest_manual(captions.select("image_id", "caption"))
+    out.write_parquet(run_dir / "manual_suggestions.parquet")
+    typer.echo(f"{run_dir / 'manual_suggestions.parquet'}: {out['modality'].is_not_null().sum()} of {out.height} captions name one modality")
+
+
+@app.command("build-concept-model")
+def build_concept_model_command(
+    out: Annotated[Path, typer.Option("--out", help="Folder of the model pack.")] = Path("models/concepts/medcat_rocov2"),
+) -> None:
+    """Build the default MedCAT pack from models/concepts/ (ROCOv2 concepts, synonyms, types)."""
+    from .concepts.pack import build_pack
+
+    typer.echo(f"built {build_pack(out)}")
 
 
 def main() -> None:

@@ -1,0 +1,106 @@
+"""Concepts: real MedCAT 2 with the shipped pack (built from the ROCOv2 concept list) on real ROCO
+captions, the ROCOv2 filters and the manual merge on hand-made tables, caption suggestions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from rocov2_fast.concepts import apply_filters, extract, merge, read_manual, suggest_manual
+from rocov2_fast.concepts.filters import read_blacklist, read_remap
+
+ROCO = Path(__file__).parent / "fixtures" / "roco" / "radiology_captions.txt"
+
+# Hand-verified: the concepts each caption states and the pack can name.
+EXPECTED = {
+    "ROCO_00020": {"C0030797", "C0040405", "C0332448"},  # pelvis, CT, infiltration
+    "ROCO_00027": {"C0030797", "C1306645", "C1999039"},  # pelvis, plain x-ray, anteroposterior
+    "ROCO_00059": {"C0002978"},  # angiography
+    "ROCO_00076": {"C0024485"},  # MRI
+    "ROCO_00113": {"C0040405"},  # "Computerized tomography"
+}
+
+
+@pytest.fixture(scope="module")
+def roco_captions() -> pl.DataFrame:
+    rows = [line.partition("\t")[::2] for line in ROCO.read_text(encoding="utf-8").splitlines()]
+    return pl.DataFrame([(i, c.strip()) for i, c in rows], schema=["image_id", "caption"], orient="row")
+
+
+def test_medcat_finds_the_stated_concepts_in_real_captions(roco_captions):
+    sample = roco_captions.filter(pl.col("image_id").is_in(list(EXPECTED)))
+    found = dict(extract(sample).iter_rows())
+    assert {k: set(v) for k, v in found.items()} == EXPECTED
+
+
+def test_short_forms_and_combined_modalities():
+    df = pl.DataFrame({"image_id": ["a", "b"], "caption": ["PET/CT of the chest.", "US of the liver; no MR."]})
+    found = dict(extract(df).iter_rows())
+    assert {"C0032743", "C0040405", "C0817096"} <= set(found["a"])
+    assert {"C0041618", "C0024485"} <= set(found["b"])
+
+
+def test_extract_runs_in_several_processes_and_keeps_ids(roco_captions):
+    sample = roco_captions.head(60)
+    one = extract(sample)
+    two = extract(sample, n_process=2)
+    assert one.equals(two) and one["image_id"].to_list() == sample["image_id"].to_list()
+
+
+def table(rows: dict[str, list[str]]) -> pl.DataFrame:
+    return pl.DataFrame({"image_id": list(rows), "cuis": list(rows.values())}, schema={"image_id": pl.String, "cuis": pl.List(pl.String)})
+
+
+def test_frequency_cutoff_keeps_concepts_in_more_than_n_images():
+    concepts = table({f"i{k}": ["C1"] + (["C2"] if k < 3 else []) for k in range(5)})
+    out, report = apply_filters(concepts, {}, min_images=3)
+    assert out["cuis"].to_list() == [["C1"]] * 5
+    assert report.infrequent["C2"] == 3
+
+
+def test_type_filter_blacklist_and_remap(tmp_path):
+    (tmp_path / "black.txt").write_text("# never\nC3\n")
+    (tmp_path / "remap.csv").write_text("from,to\nC4,C1\n")
+    types = {"C1": {"T023"}, "C2": {"T170"}, "C5": set()}
+    concepts = table({"a": ["C1", "C2", "C3", "C4", "C5"]})
+    out, report = apply_filters(concepts, types, min_images=0, allowed_tuis=("T023",),
+                                blacklist=read_blacklist(tmp_path / "black.txt"), remap=read_remap(tmp_path / "remap.csv"))
+    assert out["cuis"].to_list() == [["C1", "C5"]]  # C2 wrong type, C3 blacklisted, C4 → C1, C5 untyped passes
+    assert (report.remapped, report.blacklisted["C3"], report.wrong_type["C2"]) == (1, 1, 1)
+
+
+def test_manual_concepts_win_except_combined_modalities(tmp_path):
+    (tmp_path / "manual.csv").write_text("ID,CUIs\na,C0024485;C0817096\nb,c0040405\n")
+    manual = read_manual([tmp_path / "manual.csv"])
+    auto = table({"a": ["C0040405", "C0006104"], "b": ["C0032743", "C0040405", "C0817096"], "c": ["C0040405"]})
+    merged = {r["image_id"]: r for r in merge(auto, manual).to_dicts()}
+    assert merged["a"]["cuis"] == ["C0006104"] and merged["a"]["cuis_manual"] == ["C0024485", "C0817096"]
+    assert merged["b"]["cuis"] == ["C0032743", "C0040405", "C0817096"], "PET/CT stays: a combined modality"
+    assert merged["c"]["cuis"] == ["C0040405"] and merged["c"]["cuis_manual"] == []
+    assert "C0024485:manual" in merged["a"]["provenance"] and "C0006104:auto" in merged["a"]["provenance"]
+
+
+def test_suggest_manual_modality_region_projection():
+    df = pl.DataFrame({"image_id": ["a", "b", "c", "d"], "caption": [
+        "Posteroanterior chest radiograph showing a nodule.", "Axial CT and MRI of the brain.",
+        "Histology of the lesion.", "US of the knee"]})
+    out = {r["image_id"]: r for r in suggest_manual(df).to_dicts()}
+    assert (out["a"]["modality"], out["a"]["region"], out["a"]["projection"], out["a"]["confidence"]) == (
+        "C1306645", "C0817096", "C1996865", 1.0)
+    assert out["b"]["modality"] is None and out["b"]["confidence"] == 0.5
+    assert out["c"]["modality"] is None and out["c"]["confidence"] == 0.0
+    assert out["d"]["modality"] == "C0041618" and out["d"]["region"] is None  # regions are for X-ray only
+
+
+def test_suggestions_agree_with_rocos_own_concepts(roco_captions):
+    roco = {}
+    for line in (ROCO.parent / "radiology_cuis_modality.txt").read_text().splitlines():
+        image_id, _, cuis = line.partition("\t")
+        roco[image_id] = set(cuis.split(";")) if cuis else set()
+    suggested = suggest_manual(roco_captions).filter(pl.col("modality").is_not_null())
+    compared = [(m in roco[i]) for i, m in zip(suggested["image_id"], suggested["modality"]) if roco.get(i)]
+    agreement = sum(compared) / len(compared)
+    print(f"\nmodality suggestion agrees with ROCO's QuickUMLS modality concepts on {agreement:.1%} of {len(compared)} captions")
+    assert len(compared) > 1000 and agreement >= 0.95
