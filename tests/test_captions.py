@@ -69,8 +69,16 @@ def test_every_caption_gets_a_status_and_reasons_are_from_the_list(roco):
     ("xxx", "xxx", "minimal"),
     ("(A)", "(A)", "minimal"),
     ("Coupe TDM axiale montrant une masse du foie", "Coupe TDM axiale montrant une masse du foie", "non_english"),
-    ("Pulmonary oedema", "Pulmonary oedema", None),
+    ("Pulmonary oedema", "Pulmonary oedema", None),  # fastText: nl 0.54
+    ("Pre-op antero posterior view.", "Pre-op antero posterior view.", None),  # es 0.78
+    ("Vertebrae with anterior beaking", "Vertebrae with anterior beaking", None),  # es 0.61
 ])
 def test_edge_cases(caption, expected, reason):
     out = captions.clean(pl.DataFrame({"image_id": ["x"], "caption": [caption]})).row(0, named=True)
     assert (out["caption"], out["reason"]) == (expected, reason)
+
+
+@pytest.mark.parametrize("caption", ["Pulmonary oedema", "Pre-op antero posterior view.", "Vertebrae with anterior beaking"])
+def test_paper_rule_drops_the_fragments_the_default_rule_keeps(caption):
+    out = captions.clean(pl.DataFrame({"image_id": ["x"], "caption": [caption]}), lang_rule="paper").row(0, named=True)
+    assert out["reason"] == "non_english" and out["lang"] != "en" and out["lang_prob"] > 0.45
