@@ -48,39 +48,27 @@ impl Table {
     }
 }
 
-/// All 16-bit values within `radius` bits of `key`.
-fn neighbours(key: u16, radius: u32) -> Vec<u16> {
-    let mut out = vec![key];
-    let mut frontier = vec![(key, 0u32)];
-    for _ in 0..radius {
-        let mut next = Vec::new();
-        for &(k, lowest) in &frontier {
-            for bit in lowest..16 {
-                let n = k ^ (1 << bit);
-                out.push(n);
-                next.push((n, bit + 1));
-            }
-        }
-        frontier = next;
-    }
-    out
+/// Every 16-bit XOR mask of at most `radius` set bits: key ^ mask enumerates the neighbours.
+fn masks(radius: u32) -> Vec<u16> {
+    (0..=u16::MAX).filter(|m| m.count_ones() <= radius).collect()
 }
 
 /// Every pair (i < j) with Hamming distance ≤ `max_distance`, as (i, j, distance), sorted.
 pub fn candidate_pairs(hashes: &[u64], max_distance: u32, threads: usize) -> Vec<(u32, u32, u32)> {
     let radius = max_distance / CHUNKS as u32;
     let tables: Vec<Table> = (0..CHUNKS).map(|t| Table::build(hashes, t)).collect();
+    let masks = masks(radius);
     let threads = threads.max(1).min(hashes.len().max(1));
     let per_thread = hashes.len().div_ceil(threads);
     let mut pairs: Vec<(u32, u32, u32)> = thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|w| {
-                let tables = &tables;
+                let (tables, masks) = (&tables, &masks);
                 scope.spawn(move || {
                     let mut found = Vec::new();
                     let end = ((w + 1) * per_thread).min(hashes.len());
                     for i in w * per_thread..end {
-                        probe(hashes, tables, i, radius, max_distance, &mut found);
+                        probe(hashes, tables, masks, i, radius, max_distance, &mut found);
                     }
                     found
                 })
@@ -92,19 +80,20 @@ pub fn candidate_pairs(hashes: &[u64], max_distance: u32, threads: usize) -> Vec
     pairs
 }
 
-fn probe(hashes: &[u64], tables: &[Table], i: usize, radius: u32, max_distance: u32, found: &mut Vec<(u32, u32, u32)>) {
+fn probe(hashes: &[u64], tables: &[Table], masks: &[u16], i: usize, radius: u32, max_distance: u32, found: &mut Vec<(u32, u32, u32)>) {
     let h = hashes[i];
     for (t, table) in tables.iter().enumerate() {
-        for key in neighbours(chunk(h, t), radius) {
-            let (items, values) = table.bucket(key);
-            for (&j, &other) in items.iter().zip(values) {
-                let j = j as usize;
-                if j <= i {
-                    continue;
-                }
+        let key = chunk(h, t);
+        for &mask in masks {
+            let (items, values) = table.bucket(key ^ mask);
+            for (k, &other) in values.iter().enumerate() {
                 let distance = (h ^ other).count_ones();
-                let found_earlier = (0..t).any(|s| (chunk(h, s) ^ chunk(other, s)).count_ones() <= radius);
-                if distance <= max_distance && !found_earlier {
+                if distance > max_distance {
+                    continue; // the common case: one popcount per bucket entry
+                }
+                let j = items[k] as usize;
+                // Report each pair once: from its lower index, in the first table that finds it.
+                if j > i && !(0..t).any(|s| (chunk(h, s) ^ chunk(other, s)).count_ones() <= radius) {
                     found.push((i as u32, j as u32, distance));
                 }
             }
