@@ -27,32 +27,8 @@ fn to_paths(inputs: Vec<String>) -> Vec<PathBuf> {
     inputs.into_iter().map(PathBuf::from).collect()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn scan_options(
-    size: u32,
-    fit: &str,
-    exact_hash: bool,
-    with_pixels: bool,
-    max_pixels: u64,
-    max_image_bytes: u64,
-    max_xml_bytes: u64,
-    with_bytes: bool,
-    allowed_licenses: Option<Vec<String>>,
-) -> Result<ScanOptions, CoreError> {
-    let fit = Fit::parse(fit).ok_or_else(|| CoreError::InvalidOption(format!("fit must be 'pad' or 'stretch', not {fit:?}")))?;
-    if size == 0 {
-        return Err(CoreError::InvalidOption("size must be positive".into()));
-    }
-    Ok(ScanOptions {
-        size,
-        fit,
-        limits: Limits { max_pixels, max_bytes: max_image_bytes },
-        read_limits: ReadLimits { max_image_bytes, max_xml_bytes },
-        exact_hash,
-        with_pixels,
-        with_bytes,
-        allowed_licenses,
-    })
+fn parse_fit(fit: &str) -> Result<Fit, CoreError> {
+    Fit::parse(fit).ok_or_else(|| CoreError::InvalidOption(format!("fit must be 'pad' or 'stretch', not {fit:?}")))
 }
 
 /// Scans sources on its own pool of `workers` threads; iterate it to get one result per source
@@ -86,7 +62,19 @@ impl Scanner {
         licenses: Option<Vec<String>>,
         queue: usize,
     ) -> PyResult<Self> {
-        let opts = scan_options(size, fit, exact_hash, with_pixels, max_pixels, max_image_bytes, max_xml_bytes, with_bytes, licenses)?;
+        if size == 0 {
+            return Err(CoreError::InvalidOption("size must be positive".into()).into());
+        }
+        let opts = ScanOptions {
+            size,
+            fit: parse_fit(fit)?,
+            limits: Limits { max_pixels, max_bytes: max_image_bytes },
+            read_limits: ReadLimits { max_image_bytes, max_xml_bytes },
+            exact_hash,
+            with_pixels,
+            with_bytes,
+            allowed_licenses: licenses,
+        };
         let paths = to_paths(inputs);
         let (sources, file_list) = py.detach(|| -> Result<_, CoreError> {
             let list = file_list.map(|p| FileList::load(std::path::Path::new(&p))).transpose()?;
@@ -117,7 +105,7 @@ impl Scanner {
             guard.as_ref().and_then(|r| r.recv().ok())
         });
         match next {
-            Some(records) => Ok(Some(records_to_python(py, records, None)?)),
+            Some(records) => Ok(Some(records_to_python(py, records)?)),
             None => Ok(None),
         }
     }
@@ -151,7 +139,7 @@ fn spawn_workers(sources: Vec<Source>, file_list: Option<FileList>, opts: ScanOp
     receiver
 }
 
-fn records_to_python<'py>(py: Python<'py>, r: SourceRecords, size: Option<u32>) -> PyResult<Bound<'py, PyAny>> {
+fn records_to_python<'py>(py: Python<'py>, r: SourceRecords) -> PyResult<Bound<'py, PyAny>> {
     let n = r.rows.len();
     let a = &r.article;
     let columns = PyDict::new(py);
@@ -196,7 +184,7 @@ fn records_to_python<'py>(py: Python<'py>, r: SourceRecords, size: Option<u32>) 
     let pixels: Bound<'py, PyAny> = if pixel_count == 0 {
         py.None().into_bound(py)
     } else {
-        let side = size.unwrap_or_else(|| ((r.pixels.len() / pixel_count / 3) as f64).sqrt() as u32) as usize;
+        let side = ((r.pixels.len() / pixel_count / 3) as f64).sqrt().round() as usize; // square model inputs
         // Zero-copy: numpy takes ownership of the Rust buffer.
         r.pixels.into_pyarray(py).reshape([pixel_count, side, side, 3])?.into_any()
     };
@@ -266,7 +254,7 @@ fn decode_image<'py>(py: Python<'py>, data: &[u8], reduce_to: Option<u32>, max_p
 #[pyfunction]
 #[pyo3(signature = (data, *, size=224, fit="pad"))]
 fn model_input<'py>(py: Python<'py>, data: &[u8], size: u32, fit: &str) -> PyResult<Bound<'py, PyAny>> {
-    let fit = Fit::parse(fit).ok_or_else(|| CoreError::InvalidOption(format!("fit must be 'pad' or 'stretch', not {fit:?}")))?;
+    let fit = parse_fit(fit)?;
     let bytes = data.to_vec();
     let pixels = py
         .detach(move || -> Result<_, error::ImageError> {
