@@ -48,32 +48,47 @@ def pad_to(img, size: int) -> np.ndarray:
 
 
 def filter_package(args: tuple[str, int]) -> list[tuple]:
+    """One package, each image decoded once: tar stream, XML figures, Pillow draft + pad, hashes,
+    then both models on the package's images."""
+    import tarfile
+
     import imagehash
     from PIL import Image
 
     import python_peers as peers
 
     path, size = args
-    rows = peers.scan_package((path, True))  # reuse the careful scan for tar + XML + matching
-    # decode again here with the model-size fit (scan_package only resized to 224 stretch)
     members, xml = {}, None
-    import tarfile
-    with tarfile.open(path, mode="r|gz") as tar:
-        for m in tar:
-            name = m.name.rsplit("/", 1)[-1]
-            if m.isfile() and name.lower().endswith(peers.IMAGE_EXT):
-                members[name] = tar.extractfile(m).read()
+    try:
+        with tarfile.open(path, mode="r|gz") as tar:
+            for m in tar:
+                name = m.name.rsplit("/", 1)[-1]
+                if not m.isfile():
+                    continue
+                if name.endswith(".nxml"):
+                    xml = tar.extractfile(m).read()
+                elif name.lower().endswith(peers.IMAGE_EXT):
+                    members[name] = tar.extractfile(m).read()
+    except (tarfile.TarError, OSError, EOFError):
+        return []
+    if xml is None:
+        return []
     pixels, keys, hashes = [], [], []
-    for _path, href, status, _info in rows:
-        if status != "ok":
+    for _fig_id, _caption, href in peers.figures(xml):
+        name = peers.member_for(href or "", members)
+        if name is None:
             continue
-        img = Image.open(io.BytesIO(members[peers.member_for(href, members)]))
-        if img.format == "JPEG":
-            img.draft("RGB", (size, size))
-        img = img.convert("RGB")
-        pixels.append(pad_to(img, size))
-        keys.append(href)
-        hashes.append(int(str(imagehash.phash(img)), 16))
+        try:
+            img = Image.open(io.BytesIO(members[name]))
+            if img.format == "JPEG":
+                img.draft("RGB", (size, size))
+            img = img.convert("RGB")
+            pixels.append(pad_to(img, size))
+            hashes.append(int(str(imagehash.phash(img)), 16))
+            imagehash.dhash(img)
+            keys.append(href)
+        except Exception:  # noqa: BLE001 - a per-image failure, like the core's status
+            continue
     if not pixels:
         return []
     batch = np.stack(pixels)

@@ -9,6 +9,9 @@ use crate::jats::{parse_article, Article, Figure};
 use crate::resize::{to_model_input, Fit};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+/// Smallest side (pixels) images are decoded at for hashing in the fast path.
+pub const HASH_MIN_SIDE: u32 = 224;
+
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
     /// Model input side (pixels) and the minimum side JPEGs are decoded at.
@@ -271,7 +274,9 @@ fn strip_image_extension(name: &str) -> &str {
 
 fn process_image(member: &Member, opts: &ScanOptions, row: &mut Row, records: &mut SourceRecords) {
     let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<_, ImageError> {
-        let min_side = (!opts.exact_hash).then_some(opts.size);
+        // Decode at no less than the hash's working size, whatever the model's input size:
+        // hashes from smaller decodes drift from imagehash and trigger more full re-decodes.
+        let min_side = (!opts.exact_hash).then_some(opts.size.max(HASH_MIN_SIDE));
         let decoded = decode(&member.data, min_side, &opts.limits)?;
         let reduced = (decoded.pixels.width, decoded.pixels.height) != (decoded.width, decoded.height);
         let mut h = hashes(&decoded.pixels, min_side);

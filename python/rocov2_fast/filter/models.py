@@ -59,6 +59,8 @@ class FilterModel:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
+        # Idle inference threads must not spin: the core's decode threads need those cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
         sessions = [ort.InferenceSession(str(path), options, providers=p) for p in provider_lists]

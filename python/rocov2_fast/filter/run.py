@@ -231,14 +231,17 @@ def collect_shards(shards: list[list[str]], todo: list[int], listed: dict, size:
     shard_of, collected, to_read = {}, {}, []
     for k in todo:
         collected[k] = Collected()
+        skipped = {}
         for source in shards[k]:
             if lic := excluded_by_file_list(source, listed, opts.licenses):
-                collected[k].tables.append(license_row(source, lic, listed))
+                skipped[source] = lic
                 progress.advance(images=0, stored_bytes=0)
             else:
                 shard_of[source] = k
                 collected[k].waiting += 1
                 to_read.append(source)
+        if skipped:
+            collected[k].tables.append(license_rows(skipped, listed))
     for k in todo:
         if collected[k].waiting == 0:
             yield k, collected.pop(k)
@@ -254,11 +257,14 @@ def collect_shards(shards: list[list[str]], todo: list[int], listed: dict, size:
             yield k, collected.pop(k)
 
 
-def license_row(source: str, license: str, listed: dict) -> pa.Table:
-    acc = accession(source)
-    return pa.table({"archive": [source], "pmcid": [acc], "pmid": [listed[acc][1]], "license": [license],
-                     "license_source": ["file_list"], "status": ["not_read"],
-                     "error": [f"file-list licence {license!r} is not allowed: package not read"]})
+def license_rows(skipped: dict[str, str], listed: dict) -> pa.Table:
+    """One row per package the file list excludes (never opened)."""
+    accessions = [accession(s) for s in skipped]
+    return pa.Table.from_pydict({
+        "archive": list(skipped), "pmcid": accessions, "pmid": [listed[a][1] for a in accessions],
+        "license": list(skipped.values()), "license_source": ["file_list"] * len(skipped),
+        "status": ["not_read"] * len(skipped),
+        "error": [f"file-list licence {lic!r} is not allowed: package not read" for lic in skipped.values()]})
 
 
 def decide(shard: int, collected: Collected, compound: FilterModel, radiology: FilterModel,
@@ -266,7 +272,7 @@ def decide(shard: int, collected: Collected, compound: FilterModel, radiology: F
     tables = [t for t in collected.tables if t.num_rows]
     if not tables:
         return MANIFEST_SCHEMA.empty_table()
-    df = pl.concat([pl.from_arrow(t) for t in tables], how="diagonal_relaxed")
+    df = pl.from_arrow(pa.concat_tables(tables, promote_options="permissive"))
     size = compound.input_size
     batch = np.concatenate(collected.pixels) if collected.pixels else np.zeros((0, size, size, 3), np.uint8)
     n = df.height
