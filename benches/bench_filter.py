@@ -126,7 +126,7 @@ def main() -> None:
     for _ in range(args.repeat):
         out = Path(tempfile.mkdtemp())
         started = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "rocov2_fast.cli", "filter", str(args.corpus), "--out", str(out),
+        subprocess.run([sys.executable, "-m", "rocov2_fast.cli", "filter", str(args.corpus), "--out", str(out),
                                "--workers", str(args.workers), "--file-list", str(args.corpus / "oa_file_list.csv"),
                                "--no-progress"], check=True, capture_output=True, text=True)
         wall = time.perf_counter() - started

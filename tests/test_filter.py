@@ -5,7 +5,6 @@ bytes, a SIGKILLed run resumes to exactly an uninterrupted run's result."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
