@@ -19,6 +19,10 @@ pub struct Article {
     pub license_source: Option<&'static str>,
     /// The URL or words the licence was read from, as written.
     pub license_raw: Option<String>,
+    pub title: Option<String>,
+    pub journal: Option<String>,
+    /// Authors as `Surname Initials`, joined by `; ` (for licence attribution).
+    pub authors: Option<String>,
     pub figures: Vec<Figure>,
 }
 
@@ -46,12 +50,18 @@ pub fn parse_article(xml: &[u8]) -> Result<Article, String> {
     if let Some(meta) = meta {
         read_ids(meta, &mut article);
         article.year = read_year(meta);
+        article.title = first_text(meta, "article-title");
+        article.authors = read_authors(meta);
         if let Some((license, source, raw)) = read_license(meta) {
             article.license = license;
             article.license_source = Some(source);
             article.license_raw = Some(raw);
         }
     }
+    article.journal = root
+        .descendants()
+        .find(|n| n.has_tag_name("journal-meta"))
+        .and_then(|jm| first_text(jm, "journal-title").or_else(|| first_text(jm, "journal-id")));
     article.figures = root.descendants().filter(|n| n.has_tag_name("fig")).map(read_figure).collect();
     Ok(article)
 }
@@ -125,6 +135,34 @@ fn read_ids(meta: Node, article: &mut Article) {
             _ => {}
         }
     }
+}
+
+/// The collapsed text of the first `tag` element under `node`, if not empty.
+fn first_text(node: Node, tag: &str) -> Option<String> {
+    let found = node.descendants().find(|n| n.has_tag_name(tag))?;
+    Some(caption_text(found)).filter(|t| !t.is_empty())
+}
+
+/// `<contrib contrib-type="author">` names as `Surname Initials` (or a collaboration's name).
+fn read_authors(meta: Node) -> Option<String> {
+    let names: Vec<String> = meta
+        .descendants()
+        .filter(|n| n.has_tag_name("contrib") && n.attribute("contrib-type").is_none_or(|t| t == "author"))
+        .filter_map(|c| {
+            if let Some(name) = c.children().find(|n| n.has_tag_name("name")) {
+                let surname = first_text(name, "surname")?;
+                let initials: String = first_text(name, "given-names")
+                    .unwrap_or_default()
+                    .split(|ch: char| ch.is_whitespace() || ch == '-' || ch == '.')
+                    .filter_map(|part| part.chars().next())
+                    .collect();
+                Some(if initials.is_empty() { surname } else { format!("{surname} {initials}") })
+            } else {
+                first_text(c, "collab")
+            }
+        })
+        .collect();
+    Some(names.join("; ")).filter(|s| !s.is_empty())
 }
 
 /// Publication year: electronic publication first, then print, then any pub-date.

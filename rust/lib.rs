@@ -153,6 +153,9 @@ fn records_to_python<'py>(py: Python<'py>, r: SourceRecords) -> PyResult<Bound<'
     columns.set_item("license_source", repeat(&a.license_source))?;
     columns.set_item("xml_license", repeat(&a.xml_license))?;
     columns.set_item("license_raw", repeat(&a.license_raw))?;
+    columns.set_item("title", repeat(&a.title))?;
+    columns.set_item("journal", repeat(&a.journal))?;
+    columns.set_item("authors", repeat(&a.authors))?;
     macro_rules! column {
         ($name:literal, $field:ident) => {
             columns.set_item($name, r.rows.iter().map(|row| row.$field.clone()).collect::<Vec<_>>())?;
@@ -205,6 +208,9 @@ fn parse_jats<'py>(py: Python<'py>, xml: &[u8]) -> PyResult<Bound<'py, PyDict>> 
     d.set_item("license", article.license)?;
     d.set_item("license_source", article.license_source)?;
     d.set_item("license_raw", article.license_raw)?;
+    d.set_item("title", article.title)?;
+    d.set_item("journal", article.journal)?;
+    d.set_item("authors", article.authors)?;
     let figures = article
         .figures
         .into_iter()

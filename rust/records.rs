@@ -56,6 +56,9 @@ pub struct ArticleFields {
     pub license_source: Option<String>,
     pub xml_license: Option<String>,
     pub license_raw: Option<String>,
+    pub title: Option<String>,
+    pub journal: Option<String>,
+    pub authors: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -171,6 +174,9 @@ fn fill_article_fields(fields: &mut ArticleFields, article: &Article, listed: bo
     fields.year = article.year;
     fields.xml_license = article.license.map(str::to_string);
     fields.license_raw = article.license_raw.clone();
+    fields.title = article.title.clone();
+    fields.journal = article.journal.clone();
+    fields.authors = article.authors.clone();
     if !listed {
         fields.license = fields.xml_license.clone();
         fields.license_source = Some(article.license_source.unwrap_or("none").to_string());

@@ -30,6 +30,16 @@ def test_bmc_microbiology_ids_licence_and_bold_title_inside_first_p():
     assert a["figures"][3]["caption"].startswith("Effects of tKCN (timing of KCN addition). (A) On time delay tL - tKCN.")
 
 
+def test_attribution_fields_title_journal_and_authors_not_reference_authors():
+    a = parse("1471-2180-11-174.nxml")
+    assert a["title"] == "Factors influencing lysis time stochasticity in bacteriophage λ"
+    assert a["journal"] == "BMC Microbiology"
+    assert a["authors"] == "Dennehy JJ; Wang IN"  # the 60-odd reference-list names are not authors
+    dutch = parse("1472-6831-8-11.nxml")
+    assert dutch["journal"] == "BMC Oral Health"
+    assert dutch["authors"] == "van der Meulen MJ; John MT; Naeije M; Lobbezoo F"
+
+
 def test_oral_health_article_without_figures_and_rdf_comment():
     a = parse("1472-6831-8-11.nxml")
     assert (a["pmcid"], a["license"], a["figures"]) == ("PMC2329613", "CC BY", [])

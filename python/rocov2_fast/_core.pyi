@@ -25,6 +25,9 @@ class ArticleDict(TypedDict):
     license: str | None
     license_source: str | None
     license_raw: str | None
+    title: str | None
+    journal: str | None
+    authors: str | None
     figures: list[FigureDict]
 
 class ImageDict(TypedDict):

@@ -2,8 +2,9 @@
 
 Data flow: archive → records (scan) → batches → decisions → manifest (filter) → dataset.
 Commands: `synth` (a synthetic PMC OA corpus), `scan` (archives → records), `filter` (records →
-licence, compound, radiology and near-duplicate decisions → manifest + kept images) and
-`train-filter` (the filter models).
+licence, compound, radiology and near-duplicate decisions → manifest + kept images),
+`train-filter` (the filter models), `captions`, `concepts`, `suggest-manual`, `split` (→ the
+dataset table), `export`, `import-rocov2`, `report`, and `build` (all of them, stage by stage).
 """
 
 from __future__ import annotations
@@ -192,6 +193,126 @@ def build_concept_model_command(
     from .concepts.pack import build_pack
 
     typer.echo(f"built {build_pack(out)}")
+
+
+def parse_ratios(text: str) -> tuple[float, ...]:
+    try:
+        ratios = tuple(float(x) for x in text.split(","))
+    except ValueError as e:
+        raise typer.BadParameter(f"ratios must be numbers like 0.75,0.125,0.125, not {text!r}") from e
+    if len(ratios) != 3 or abs(sum(ratios) - 1) > 1e-6 or min(ratios) < 0:
+        raise typer.BadParameter("ratios must be three non-negative numbers (train,valid,test) summing to 1")
+    return ratios
+
+
+@app.command("split")
+def split_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory after `captions` and `concepts` (and `suggest-manual`).")],
+    ratios: Annotated[str, typer.Option(help="train,valid,test shares.")] = "0.75,0.125,0.125",
+    seed: Annotated[int, typer.Option(help="Same seed, same split.")] = 0,
+    group_by: Annotated[str, typer.Option(help="'article' (all figures of an article in one split) or 'none'.")] = "article",
+    suggested_manual: Annotated[bool, typer.Option("--suggested-manual/--annotated-only", help="Images without annotated manual concepts take the caption-based suggestions.")] = True,
+) -> None:
+    """Stratified train/valid/test split on the manual concepts → RUN_DIR/dataset.parquet."""
+    from .dataset.split import split_run
+
+    if group_by not in ("article", "none"):
+        raise typer.BadParameter("group-by must be article or none")
+    summary = split_run(run_dir, ratios=parse_ratios(ratios), seed=seed, group_by=group_by, use_suggestions=suggested_manual)
+    q = summary["quality"]
+    typer.echo(f"{run_dir / 'dataset.parquet'}: {summary['sizes']}; label distribution LD {q['LD']:.4f}, "
+               f"largest label gap {q['max_label_gap_points']:.1f} points; unseen concepts removed {summary['unseen_concepts_removed']}")
+
+
+@app.command("export")
+def export_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory with dataset.parquet (from `split` or `import-rocov2`).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the dataset into.")],
+    format: Annotated[str, typer.Option("--format", help="'rocov2' (the release files) or 'hf' (Hugging Face parquet).")] = "rocov2",
+    prefix: Annotated[str, typer.Option(help="Image ID prefix: <prefix>_<split>_NNNNNN.")] = "ROCOv2_2023",
+) -> None:
+    """Write the split dataset as the ROCOv2 release files or as Hugging Face parquet shards."""
+    from .dataset.export import export_hf, export_rocov2
+
+    writers = {"rocov2": export_rocov2, "hf": export_hf}
+    if format not in writers:
+        raise typer.BadParameter("format must be rocov2 or hf")
+    typer.echo(str(writers[format](run_dir, out, prefix=prefix)))
+
+
+@app.command("import-rocov2")
+def import_rocov2_command(
+    release: Annotated[Path, typer.Argument(help="Folder of an official ROCOv2 release (or a `--format rocov2` export).")],
+    out: Annotated[Path, typer.Option("--out", help="Run directory to create (dataset.parquet, images/).")],
+    images: Annotated[bool, typer.Option("--images/--no-images", help="Extract the images from the zips.")] = True,
+) -> None:
+    """Read a ROCOv2 release into the pipeline's tables, to re-split, re-export, report or train on."""
+    from .dataset.importer import import_rocov2
+
+    try:
+        typer.echo(str(import_rocov2(release, out, with_images=images)))
+    except FileNotFoundError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+
+
+@app.command("report")
+def report_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory with dataset.parquet.")],
+) -> None:
+    """The paper's dataset analysis → RUN_DIR/report.html (with PNG plots) and RUN_DIR/report.json."""
+    from .dataset.report import report_run
+
+    stats = report_run(run_dir)
+    typer.echo(f"{run_dir / 'report.html'}: {stats['images']} images, {stats['articles']} articles, "
+               f"{stats['distinct_concepts']} concepts, splits {stats['splits']}")
+
+
+@app.command("build")
+def build_command(
+    inputs: Annotated[list[Path], typer.Argument(help="Packages, folders, article folders or list files (as for filter).")],
+    out: Annotated[Path, typer.Option("--out", help="Run directory: everything lands here (export/ and report.html too).")],
+    gpus: Annotated[int, typer.Option(help="One inference session per GPU; 0 runs on the CPU.", min=0)] = 0,
+    workers: Annotated[int, typer.Option(help="Decode threads (0: one per core).", min=0)] = 0,
+    file_list: Annotated[Optional[Path], typer.Option(help="oa_file_list.csv.")] = None,
+    licenses: Annotated[str, typer.Option(help="Licences to keep, comma-separated.")] = "CC BY,CC BY-NC",
+    compound_model: Annotated[Optional[Path], typer.Option(help="ONNX compound-figure model.")] = None,
+    radiology_model: Annotated[Optional[Path], typer.Option(help="ONNX radiology model.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 256,
+    dedup_distance: Annotated[int, typer.Option(min=0, max=32)] = 6,
+    lang_rule: Annotated[str, typer.Option(help="'default' or 'paper'.")] = "default",
+    medcat_model: Annotated[Optional[Path], typer.Option(help="MedCAT model pack.")] = None,
+    min_images: Annotated[int, typer.Option(help="Keep concepts occurring in more than this many images.", min=0)] = 10,
+    manual: Annotated[Optional[list[Path]], typer.Option(help="Annotator CSV(s) ID,CUIs (repeatable).")] = None,
+    suggested_manual: Annotated[bool, typer.Option("--suggested-manual/--annotated-only")] = True,
+    ratios: Annotated[str, typer.Option(help="train,valid,test shares.")] = "0.75,0.125,0.125",
+    seed: Annotated[int, typer.Option()] = 0,
+    group_by: Annotated[str, typer.Option(help="'article' or 'none'.")] = "article",
+    prefix: Annotated[str, typer.Option()] = "ROCOv2_2023",
+    formats: Annotated[str, typer.Option(help="Export formats, comma-separated.")] = "rocov2,hf",
+    redo: Annotated[Optional[list[str]], typer.Option(help="Rerun this stage (and the ones after it) even if done (repeatable).")] = None,
+    progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress")] = None,
+) -> None:
+    """filter → captions → concepts → suggest-manual → split → export → report, resumable stage by stage."""
+    from .build import BuildOptions, build
+    from .filter.models import GpuUnavailableError
+
+    opts = BuildOptions(
+        inputs=[str(p) for p in inputs], out=out, gpus=gpus, workers=workers, file_list=str(file_list) if file_list else None,
+        licenses=tuple(x.strip() for x in licenses.split(",") if x.strip()),
+        compound_model=str(compound_model) if compound_model else None,
+        radiology_model=str(radiology_model) if radiology_model else None, batch_size=batch_size,
+        dedup_distance=dedup_distance, lang_rule=lang_rule, medcat_model=str(medcat_model) if medcat_model else None,
+        min_images=min_images, manual=[str(m) for m in manual or []], suggested_manual=suggested_manual,
+        ratios=parse_ratios(ratios), seed=seed, group_by=group_by, prefix=prefix,
+        formats=tuple(f.strip() for f in formats.split(",") if f.strip()), redo=tuple(redo or ()), show_progress=progress)
+    try:
+        state = build(opts, log=typer.echo)
+    except (Rocov2Error, ValueError, FileNotFoundError, GpuUnavailableError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    exports = ", ".join(str(out / "export" / f) for f in opts.formats)
+    typer.echo(f"dataset: {exports}; report: {out / 'report.html'} ({state['report']['result']['images']} images)")
 
 
 def main() -> None:

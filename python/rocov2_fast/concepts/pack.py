@@ -23,13 +23,30 @@ def concept_table(sources: Path = SOURCES) -> list[dict]:
     """One row per (CUI, name): the canonical name is the preferred one (status P), synonyms are
     alternatives (A)."""
     canonical = canonical_names(sources)
-    with (sources / "tuis.csv").open() as f:
-        tuis = {row["cui"]: row["tui"] for row in csv.DictReader(f)}
+    tuis = semantic_types(sources)
     rows = [{"cui": cui, "name": name, "type_ids": tuis.get(cui, ""), "name_status": "P"} for cui, name in canonical.items()]
     with (sources / "synonyms.csv").open() as f:
         rows += [{"cui": r["cui"], "name": r["name"], "type_ids": tuis.get(r["cui"], ""), "name_status": "A"}
                  for r in csv.DictReader(f) if r["cui"] in canonical]
     return rows
+
+
+#: UMLS semantic type names for the types the shipped concepts and the default filter use.
+SEMANTIC_TYPE_NAMES = {
+    "T019": "Congenital Abnormality", "T020": "Acquired Abnormality", "T023": "Body Part, Organ, or Organ Component",
+    "T024": "Tissue", "T029": "Body Location or Region", "T030": "Body Space or Junction", "T031": "Body Substance",
+    "T033": "Finding", "T037": "Injury or Poisoning", "T040": "Organism Function", "T046": "Pathologic Function",
+    "T047": "Disease or Syndrome", "T059": "Laboratory Procedure", "T060": "Diagnostic Procedure",
+    "T061": "Therapeutic or Preventive Procedure", "T074": "Medical Device", "T080": "Qualitative Concept",
+    "T082": "Spatial Concept", "T121": "Pharmacologic Substance", "T184": "Sign or Symptom",
+    "T190": "Anatomical Abnormality", "T191": "Neoplastic Process", "T201": "Clinical Attribute",
+}
+
+
+def semantic_types(sources: Path = SOURCES) -> dict[str, str]:
+    """CUI → its semantic type id (tuis.csv), without loading MedCAT."""
+    with (sources / "tuis.csv").open() as f:
+        return {row["cui"]: row["tui"] for row in csv.DictReader(f)}
 
 
 def canonical_names(sources: Path = SOURCES) -> dict[str, str]:

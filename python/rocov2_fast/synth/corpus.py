@@ -111,10 +111,14 @@ def article_xml(pmcid: str, pmid: str, year: int, license_markup: str, body_figs
         '"JATS-archivearticle1.dtd">\n'
         '<article xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:mml="http://www.w3.org/1998/Math/MathML" '
         'article-type="case-report"><front><journal-meta><journal-id journal-id-type="nlm-ta">Synth Radiol</journal-id>'
+        "<journal-title-group><journal-title>Synthetic Radiology Reports</journal-title></journal-title-group>"
         "</journal-meta><article-meta>"
         f'<article-id pub-id-type="pmid">{pmid}</article-id><article-id pub-id-type="pmc">{digits}</article-id>'
         f'<article-id pub-id-type="doi">10.9999/synth.{digits}</article-id>'
         f"<title-group><article-title>Synthetic case {digits}</article-title></title-group>"
+        '<contrib-group><contrib contrib-type="author"><name><surname>Doe</surname><given-names>Jane A.</given-names></name>'
+        f'</contrib><contrib contrib-type="author"><name><surname>Roe{int(digits) % 7}</surname><given-names>Richard</given-names>'
+        "</name></contrib></contrib-group>"
         f'<pub-date pub-type="epub"><day>1</day><month>3</month><year>{year}</year></pub-date>'
         f"<permissions>{license_markup}</permissions></article-meta></front>"
         "<body><sec><title>Case</title><p>A patient presented with symptoms.</p>"

@@ -1,0 +1,226 @@
+"""`rocov2-fast export RUN_DIR --out DIR --format rocov2|hf`: the split dataset as the ROCOv2
+release files, or as Hugging Face parquet shards with a dataset card.
+
+Images are written with the bytes PMC shipped when those are JPEG; PNG, GIF and TIFF figures are
+re-encoded as JPEG (quality 95) because the ROCOv2 layout promises `<ID>.jpg`, and the export
+summary counts them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..concepts.pack import canonical_names
+from .tables import SPLITS, read_dataset
+
+HF_SPLITS = {"train": "train", "valid": "validation", "test": "test"}
+SHARD_BYTES = 500_000_000
+JPEG_QUALITY = 95
+ZIP_DATE = (2024, 1, 1, 0, 0, 0)  # fixed, so a rerun writes identical zips
+HF_FEATURES = {
+    "image": {"_type": "Image"},
+    "image_id": {"dtype": "string", "_type": "Value"},
+    "caption": {"dtype": "string", "_type": "Value"},
+    "cui": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"},
+}
+CITATION = """@article{ruckert2024rocov2,
+  title   = {{ROCOv2}: Radiology Objects in {COntext} Version 2, an Updated Multimodal Image Dataset},
+  author  = {R{\\"u}ckert, Johannes and Bloch, Louise and Br{\\"u}ngel, Raphael and others},
+  journal = {Scientific Data},
+  volume  = {11},
+  pages   = {688},
+  year    = {2024},
+  doi     = {10.1038/s41597-024-03496-6}
+}"""
+
+
+def numbered(df: pl.DataFrame, prefix: str) -> pl.DataFrame:
+    """Adds `ID` = `<prefix>_<split>_NNNNNN`, numbered from 1 within a split in (pmcid, image_id) order."""
+    order = {s: i for i, s in enumerate(SPLITS)}
+    df = df.with_columns(pl.col("split").replace_strict(order, return_dtype=pl.Int8).alias("_order"))
+    df = df.sort("_order", "pmcid", "image_id", nulls_last=True).drop("_order")
+    number = pl.int_range(1, pl.len() + 1).over("split")
+    return df.with_columns(pl.format(f"{prefix}_{{}}_{{}}", pl.col("split"), number.cast(pl.String).str.zfill(6)).alias("ID"))
+
+
+def jpeg_bytes(path: Path, fmt: str | None) -> tuple[bytes, bool]:
+    """The image's bytes as a JPEG, and whether they had to be re-encoded."""
+    data = path.read_bytes()
+    if fmt == "jpeg":
+        return data, False
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        img.seek(0)
+        buf = io.BytesIO()
+        img.convert("RGB").save(buf, "JPEG", quality=JPEG_QUALITY)
+    return buf.getvalue(), True
+
+
+def iter_images(run_dir: Path, rows: pl.DataFrame) -> Iterator[tuple[dict, bytes, bool]]:
+    for row in rows.iter_rows(named=True):
+        data, converted = jpeg_bytes(run_dir / row["image_path"], row["format"])
+        yield row, data, converted
+
+
+def write_csv(path: Path, header: list[str], rows) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def cui_names(run_dir: Path) -> dict[str, str]:
+    """CUI → canonical name: the run's cui_mapping.csv, then the default concept pack's names."""
+    names: dict[str, str] = {}
+    path = run_dir / "cui_mapping.csv"
+    if path.exists():
+        with path.open(newline="", encoding="utf-8") as f:
+            names.update({r["CUI"]: r["Canonical name"] for r in csv.DictReader(f)})
+    for cui, name in canonical_names().items():
+        names.setdefault(cui, name)
+    return names
+
+
+def export_rocov2(run_dir: Path, out: Path, prefix: str = "ROCOv2_2023") -> dict:
+    run_dir, out = Path(run_dir), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    df = numbered(read_dataset(run_dir), prefix)
+    converted = 0
+    for split in SPLITS:
+        rows = df.filter(pl.col("split") == split)
+        zip_path = out / f"{split}_images.zip"
+        tmp = zip_path.with_name(zip_path.name + ".tmp")
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:  # JPEGs do not compress
+            for row, data, was_converted in iter_images(run_dir, rows):
+                zf.writestr(zipfile.ZipInfo(f"{split}/{row['ID']}.jpg", date_time=ZIP_DATE), data)
+                converted += was_converted
+        os.replace(tmp, zip_path)
+        ids = rows["ID"].to_list()
+        write_csv(out / f"{split}_captions.csv", ["ID", "Caption"], zip(ids, rows["caption"].to_list()))
+        for suffix, column in (("concepts", "concepts"), ("concepts_manual", "concepts_manual")):
+            write_csv(out / f"{split}_{suffix}.csv", ["ID", "CUIs"], ((i, ";".join(c)) for i, c in zip(ids, rows[column].to_list())))
+    used = sorted(set(df["concepts"].explode().drop_nulls().to_list()))
+    names = cui_names(run_dir)
+    write_csv(out / "cui_mapping.csv", ["CUI", "Canonical name"], ((c, names.get(c, "")) for c in used))
+    write_csv(out / "license_information.csv", ["ID", "PMCID", "Attribution", "Link"],
+              df.select("ID", "pmcid", "attribution", "link").iter_rows())
+    ids = df.select("ID", "image_id", "split")
+    ids.write_parquet(run_dir / "export_ids.parquet")
+    return {"out": str(out), "format": "rocov2", "sizes": {s: int((df["split"] == s).sum()) for s in SPLITS},
+            "concepts": len(used), "reencoded_as_jpeg": converted}
+
+
+def hf_schema() -> pa.Schema:
+    fields = [("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])), ("image_id", pa.string()),
+              ("caption", pa.string()), ("cui", pa.list_(pa.string()))]
+    return pa.schema(fields, metadata={"huggingface": json.dumps({"info": {"features": HF_FEATURES}})})
+
+
+def export_hf(run_dir: Path, out: Path, prefix: str = "ROCOv2_2023", shard_bytes: int = SHARD_BYTES) -> dict:
+    """Parquet shards `data/{train,validation,test}-NNNNN-of-NNNNN.parquet` + README.md card."""
+    run_dir, out = Path(run_dir), Path(out)
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    df = numbered(read_dataset(run_dir), prefix)
+    schema, splits_info, converted = hf_schema(), {}, 0
+    for split in SPLITS:
+        rows = df.filter(pl.col("split") == split)
+        images = list(iter_images(run_dir, rows))
+        converted += sum(c for _, _, c in images)
+        total = sum(len(b) for _, b, _ in images)
+        shards = max(1, math.ceil(total / shard_bytes))
+        per_shard = math.ceil(len(images) / shards) if images else 0
+        name = HF_SPLITS[split]
+        for old in (out / "data").glob(f"{name}-*.parquet"):
+            old.unlink()  # a rerun may shard differently
+        for k in range(shards):
+            chunk = images[k * per_shard:(k + 1) * per_shard]
+            table = pa.Table.from_pydict({
+                "image": [{"bytes": b, "path": f"{r['ID']}.jpg"} for r, b, _ in chunk],
+                "image_id": [r["ID"] for r, _, _ in chunk],
+                "caption": [r["caption"] for r, _, _ in chunk],
+                "cui": [r["concepts"] for r, _, _ in chunk],
+            }, schema=schema)
+            path = out / "data" / f"{name}-{k:05d}-of-{shards:05d}.parquet"
+            tmp = path.with_name(path.name + ".tmp")
+            pq.write_table(table, tmp, row_group_size=100)
+            os.replace(tmp, path)
+        splits_info[name] = {"num_examples": len(images), "num_bytes": total}
+    licenses = set(df["license"].drop_nulls().to_list())
+    card = dataset_card(splits_info, "cc-by-nc-4.0" if any("NC" in x for x in licenses) else "cc-by-4.0", sorted(licenses))
+    tmp = out / "README.md.tmp"
+    tmp.write_text(card, encoding="utf-8")
+    os.replace(tmp, out / "README.md")
+    return {"out": str(out), "format": "hf", "sizes": {k: v["num_examples"] for k, v in splits_info.items()},
+            "reencoded_as_jpeg": converted}
+
+
+def dataset_card(splits: dict[str, dict], license_id: str, licenses: list[str]) -> str:
+    split_yaml = "".join(f"  - name: {k}\n    num_bytes: {v['num_bytes']}\n    num_examples: {v['num_examples']}\n"
+                         for k, v in splits.items())
+    files_yaml = "".join(f"  - split: {k}\n    path: data/{k}-*\n" for k in splits)
+    size = sum(v["num_bytes"] for v in splits.values())
+    counts = ", ".join(f"{k} {v['num_examples']}" for k, v in splits.items())
+    return f"""---
+license: {license_id}
+language:
+- en
+task_categories:
+- image-to-text
+tags:
+- medical
+- radiology
+pretty_name: ROCOv2-style radiology image-caption dataset (rocov2-fast)
+dataset_info:
+  features:
+  - name: image
+    dtype: image
+  - name: image_id
+    dtype: string
+  - name: caption
+    dtype: string
+  - name: cui
+    sequence: string
+  splits:
+{split_yaml}  download_size: {size}
+  dataset_size: {size}
+configs:
+- config_name: default
+  data_files:
+{files_yaml}---
+
+# ROCOv2-style radiology image-caption dataset
+
+Built with [rocov2-fast](https://github.com/) from the PubMed Central Open Access subset, following
+the ROCOv2 pipeline (Rückert et al., Scientific Data 2024): radiology figures that are not compound
+figures, with cleaned English captions and UMLS concepts (`cui`: manual concepts first, then
+automatically extracted ones).
+
+Splits: {counts}. Figures of one article are in one split unless the split was made with
+`--group-by none`.
+
+## Licence
+
+Every image keeps the licence of its article ({", ".join(licenses) or "none recorded"}); the
+per-image attribution is in the ROCOv2 export's `license_information.csv`
+(`rocov2-fast export RUN_DIR --format rocov2`). The card's licence tag is the most restrictive of them.
+
+## Citation
+
+```bibtex
+{CITATION}
+```
+"""
