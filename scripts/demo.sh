@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
-# The demo: set up, generate a small synthetic PMC OA corpus, scan it, filter it.
+# The demo: set up, generate a synthetic PMC OA corpus, and build a dataset from it with the whole
+# pipeline (filter → captions → concepts → suggest-manual → split → export → report).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/rocov2-fast synth demo/corpus --articles 24 --seed 7 --faults
+.venv/bin/rocov2-fast synth demo/corpus --articles 80 --seed 7 --faults
 .venv/bin/rocov2-fast scan demo/corpus --file-list demo/corpus/oa_file_list.csv --out demo/scan.parquet
-.venv/bin/rocov2-fast filter demo/corpus --file-list demo/corpus/oa_file_list.csv --out demo/run
+# --min-images 1: an 80-article demo; the corpus-wide cutoff of 10 would remove most concepts
+.venv/bin/rocov2-fast build demo/corpus --file-list demo/corpus/oa_file_list.csv --out demo/build --min-images 1
 .venv/bin/python - <<'PY'
+# The dataset as a researcher loads it: Hugging Face `datasets` (installed with the test extra) or polars.
 import polars as pl
-m = pl.read_parquet("demo/run/manifest.parquet")
+m = pl.read_parquet("demo/build/manifest.parquet")
 print(m.group_by("fate", "stage").len().sort("len", descending=True))
-print(m.filter(pl.col("fate") == "kept").select("image_id", "license", "radiology_score", "caption").head(5))
+try:
+    import datasets
+    ds = datasets.load_dataset("demo/build/export/hf")
+    row = ds["train"][0]
+    print(ds, "\nfirst train image:", row["image_id"], row["image"].size, row["cui"], row["caption"][:80])
+except ImportError:
+    print(pl.read_csv("demo/build/export/rocov2/train_captions.csv").head())
 PY
-
-.venv/bin/rocov2-fast captions demo/run
-.venv/bin/rocov2-fast concepts demo/run --min-images 1   # a 24-article demo: the corpus cutoff of 10 would remove everything
-.venv/bin/rocov2-fast suggest-manual demo/run
 .venv/bin/python - <<'PY'
 # The same Python API on the real ROCO validation captions shipped as test fixtures.
 import polars as pl
@@ -27,4 +32,5 @@ print("ROCO captions:", dict(cleaned.group_by("reason").len().rows()))
 found = concepts.extract(cleaned.filter(pl.col("keep")).select("image_id", "caption").head(500))
 print("concepts per caption (first 500):", round(found["cuis"].list.len().mean(), 2))
 PY
-echo "demo output: demo/scan.parquet (records); demo/run/: manifest.parquet, images/, summary.json, captions.parquet, concepts.parquet, cui_mapping.csv, manual_suggestions.parquet"
+echo "demo output: demo/scan.parquet (records); demo/build/: manifest.parquet, images/, dataset.parquet,"
+echo "  export/rocov2/ (the ROCOv2 release files), export/hf/ (Hugging Face parquet + card), report.html"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 import zipfile
 from collections.abc import Iterator
@@ -130,6 +129,19 @@ def hf_schema() -> pa.Schema:
     return pa.schema(fields, metadata={"huggingface": json.dumps({"info": {"features": HF_FEATURES}})})
 
 
+def byte_chunks(images: list, shard_bytes: int) -> list[list]:
+    """Consecutive runs of images of about `shard_bytes` each (never empty; one for an empty split)."""
+    chunks: list[list] = [[]]
+    size = 0
+    for item in images:
+        if chunks[-1] and size + len(item[1]) > shard_bytes:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item)
+        size += len(item[1])
+    return chunks
+
+
 def export_hf(run_dir: Path, out: Path, prefix: str = "ROCOv2_2023", shard_bytes: int = SHARD_BYTES) -> dict:
     """Parquet shards `data/{train,validation,test}-NNNNN-of-NNNNN.parquet` + README.md card."""
     run_dir, out = Path(run_dir), Path(out)
@@ -141,20 +153,18 @@ def export_hf(run_dir: Path, out: Path, prefix: str = "ROCOv2_2023", shard_bytes
         images = list(iter_images(run_dir, rows))
         converted += sum(c for _, _, c in images)
         total = sum(len(b) for _, b, _ in images)
-        shards = max(1, math.ceil(total / shard_bytes))
-        per_shard = math.ceil(len(images) / shards) if images else 0
+        chunks = byte_chunks(images, shard_bytes)
         name = HF_SPLITS[split]
         for old in (out / "data").glob(f"{name}-*.parquet"):
             old.unlink()  # a rerun may shard differently
-        for k in range(shards):
-            chunk = images[k * per_shard:(k + 1) * per_shard]
+        for k, chunk in enumerate(chunks):
             table = pa.Table.from_pydict({
                 "image": [{"bytes": b, "path": f"{r['ID']}.jpg"} for r, b, _ in chunk],
                 "image_id": [r["ID"] for r, _, _ in chunk],
                 "caption": [r["caption"] for r, _, _ in chunk],
                 "cui": [r["concepts"] for r, _, _ in chunk],
             }, schema=schema)
-            path = out / "data" / f"{name}-{k:05d}-of-{shards:05d}.parquet"
+            path = out / "data" / f"{name}-{k:05d}-of-{len(chunks):05d}.parquet"
             tmp = path.with_name(path.name + ".tmp")
             pq.write_table(table, tmp, row_group_size=100)
             os.replace(tmp, path)
