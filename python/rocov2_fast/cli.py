@@ -9,6 +9,7 @@ dataset table), `export`, `import-rocov2`, `report`, and `build` (all of them, s
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -313,6 +314,80 @@ def build_command(
         raise typer.Exit(2) from e
     exports = ", ".join(str(out / "export" / f) for f in opts.formats)
     typer.echo(f"dataset: {exports}; report: {out / 'report.html'} ({state['report']['result']['images']} images)")
+
+
+@app.command("fetch")
+def fetch_command(
+    out: Annotated[Path, typer.Option("--out", help="Folder to download into (the layout `scan` reads).")],
+    base_url: Annotated[Optional[str], typer.Option(help="Server root (default: NCBI's for the layout).")] = None,
+    file_list: Annotated[Optional[str], typer.Option(help="oa_file_list.csv path or URL (legacy; default: the base URL's).")] = None,
+    licenses: Annotated[str, typer.Option(help="Licences to fetch, comma-separated.")] = "CC BY,CC BY-NC",
+    layout: Annotated[str, typer.Option(help="'legacy' packages or 'cloud' per-article files.")] = "legacy",
+    only: Annotated[str, typer.Option(help="'xml,figures' (cloud: the XML and the images it references) or 'all'.")] = "xml,figures",
+    jobs: Annotated[int, typer.Option(help="Concurrent downloads.", min=1)] = 8,
+    timeout: Annotated[float, typer.Option(help="Seconds without data before a retry.")] = 60.0,
+    retries: Annotated[int, typer.Option(help="Retries per file (timeouts, dropped connections, 5xx).", min=0)] = 5,
+    backoff: Annotated[float, typer.Option(help="First retry delay in seconds (doubles each time).", min=0)] = 1.0,
+    progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress")] = None,
+) -> None:
+    """Download the licence-allowed part of the PMC OA subset; resumable, verified, idempotent."""
+    from .fetch import FetchOptions, fetch
+
+    opts = FetchOptions(out=out, base_url=base_url, file_list=file_list, licenses=tuple(x.strip() for x in licenses.split(",") if x.strip()),
+                        layout=layout, only=only, jobs=jobs, timeout=timeout, retries=retries, backoff=backoff, show_progress=progress)
+    try:
+        summary = fetch(opts)
+    except (ValueError, ConnectionError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    typer.echo(json.dumps(summary))
+    if summary.get("failed") or summary.get("incomplete"):
+        typer.echo(f"some files failed after retries: see {summary['failure_log']}; rerun the same command to continue", err=True)
+        raise typer.Exit(1)
+
+
+trainset_app = typer.Typer(help="Labelled image folders for train-filter, from lists of package members.", no_args_is_help=True)
+app.add_typer(trainset_app, name="trainset")
+
+
+def run_trainset(rows, out: Path, base_url: str, keep_packages: bool) -> None:
+    from .fetch.http import Downloader
+    from .fetch.run import FAILURE_LOG, LEGACY_BASE, with_slash
+    from urllib.parse import urlsplit
+
+    base = with_slash(base_url or LEGACY_BASE)
+    out.mkdir(parents=True, exist_ok=True)
+    dl = Downloader(allowed_hosts={urlsplit(base).netloc}, failure_log=out / FAILURE_LOG)
+    from .fetch.trainset import build_trainset
+
+    summary = build_trainset(rows, out, dl, base, keep_packages=keep_packages)
+    typer.echo(json.dumps(summary))
+
+
+@trainset_app.command("roco")
+def trainset_roco_command(
+    lists: Annotated[Path, typer.Option(help="Folder with radiology/dlinks.txt and non-radiology/dlinks.txt (ROCO v1 lists).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to create radiology/ and non-radiology/ in.")],
+    base_url: Annotated[Optional[str], typer.Option(help="Server root holding oa_package/ (default: NCBI's).")] = None,
+    keep_packages: Annotated[bool, typer.Option(help="Keep the fetched packages under OUT/packages/.")] = False,
+) -> None:
+    """ROCO's radiology / non-radiology lists → class folders for `train-filter --kind radiology`."""
+    from .fetch.trainset import read_roco_lists
+
+    run_trainset(read_roco_lists(lists), out, base_url, keep_packages)
+
+
+@trainset_app.command("list")
+def trainset_list_command(
+    rows: Annotated[Path, typer.Option(help="CSV with header package,member,label.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to create one sub-folder per label in.")],
+    base_url: Annotated[Optional[str], typer.Option(help="Server root holding oa_package/ (default: NCBI's).")] = None,
+    keep_packages: Annotated[bool, typer.Option(help="Keep the fetched packages under OUT/packages/.")] = False,
+) -> None:
+    """Any (package, member, label) list → class folders (e.g. a compound-figure training set)."""
+    from .fetch.trainset import read_rows
+
+    run_trainset(read_rows(rows), out, base_url, keep_packages)
 
 
 def main() -> None:

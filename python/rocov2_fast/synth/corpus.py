@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,19 +242,20 @@ class CorpusWriter:
         files[f"{stem}.pdf"] = b"%PDF-1.4\n" + rng.bytes(int(rng.integers(lo, hi)))
         lo, hi = self.profile["supp"]
         files[f"{stem}-s001.docx"] = rng.bytes(int(rng.integers(lo, hi)))
-        rel = self.write_files(pmcid, files)
+        rel = self.write_files(pmcid, files, license_value)
         self.file_list.append([rel, f"Synth Radiol. {2010 + i % 15}; {i % 40}:e{i}", pmcid,
                                "2024-01-01 00:00:00", pmid, license_value])
         self.summary.articles += 1
 
-    def write_files(self, pmcid: str, files: dict[str, bytes]) -> str:
+    def write_files(self, pmcid: str, files: dict[str, bytes], license_value: str) -> str:
         if self.opts.layout == "cloud":
             folder = self.out / f"{pmcid}.1"
             folder.mkdir(parents=True, exist_ok=True)
-            for name, data in files.items():
-                target = f"{pmcid}.1.xml" if name.endswith(".nxml") else name
+            names = [f"{pmcid}.1.xml" if name.endswith(".nxml") else name for name in files]
+            for target, data in zip(names, files.values()):
                 (folder / target).write_bytes(data)
                 self.summary.bytes += len(data)
+            self.write_cloud_metadata(pmcid, names, license_value)
             return f"{pmcid}.1"
         digits = pmcid[3:]
         rel = f"oa_package/{digits[-2:]}/{digits[-4:-2]}/{pmcid}.tar.gz"
@@ -262,6 +264,15 @@ class CorpusWriter:
         path.write_bytes(tar_gz({f"{pmcid}/{name}": data for name, data in files.items()}))
         self.summary.bytes += path.stat().st_size
         return rel
+
+    def write_cloud_metadata(self, pmcid: str, names: list[str], license_value: str) -> None:
+        """metadata/PMCnnnn.1.json as the PMC Cloud Service lists it: licence code, XML and media URLs."""
+        bucket = "s3://pmc-oa-opendata"
+        meta = {"pmcid": pmcid, "version": 1, "license_code": license_value,
+                "xml_url": f"{bucket}/{pmcid}.1/{pmcid}.1.xml",
+                "media_urls": [f"{bucket}/{pmcid}.1/{n}" for n in names if not n.endswith(".xml")]}
+        (self.out / "metadata").mkdir(exist_ok=True)
+        (self.out / "metadata" / f"{pmcid}.1.json").write_text(json.dumps(meta, indent=1))
 
     def write_faults(self) -> None:
         """Broken packages that a scan must survive (opt-in)."""
