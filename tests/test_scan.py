@@ -55,7 +55,9 @@ def test_without_file_list_the_xml_licence_is_used(tiny_corpus, tmp_path):
 def test_cloud_layout_per_article_folders(tmp_path):
     corpus = tmp_path / "cloud"
     synth.generate(corpus, synth.Options(articles=4, seed=5, profile="tiny", layout="cloud"))
-    assert sorted(p.name for p in corpus.iterdir() if p.is_dir()) == [f"PMC{1_000_000 + 37 * i}.1" for i in range(4)]
+    folders = [f"PMC{1_000_000 + 37 * i}.1" for i in range(4)]
+    assert sorted(p.name for p in corpus.iterdir() if p.is_dir()) == folders + ["metadata"]
+    assert sorted(p.name for p in (corpus / "metadata").iterdir()) == [f"{f}.json" for f in folders]
     df = scan_rows(tmp_path, corpus)
     ok = df.filter(pl.col("status") == "ok")
     assert ok.height == sum(1 for t in truth(corpus) if t["variant"] != "truncated")

@@ -390,6 +390,48 @@ def trainset_list_command(
     run_trainset(read_rows(rows), out, base_url, keep_packages)
 
 
+evaluate_app = typer.Typer(help="ImageCLEFmedical Caption evaluation (the official 2023 rules).", no_args_is_help=True)
+app.add_typer(evaluate_app, name="evaluate")
+
+
+@evaluate_app.command("concepts")
+def evaluate_concepts_command(
+    gold: Annotated[Path, typer.Argument(help="Gold concepts CSV (ID,CUIs), e.g. test_concepts.csv.")],
+    predictions: Annotated[Path, typer.Argument(help="Submission CSV (ID,CUIs).")],
+    manual: Annotated[Optional[Path], typer.Option(help="Gold manual concepts CSV for the secondary F1 (e.g. test_concepts_manual.csv).")] = None,
+    year: Annotated[int, typer.Option(help="Manual CUI list of this year (2025 adds C0920367).")] = 2023,
+    strict_empty: Annotated[bool, typer.Option(help="Read 'img,' as no concepts and leave such images out (the official evaluator reads it as {''}).")] = False,
+) -> None:
+    """Primary (and secondary) F1 exactly as the official evaluator computes them."""
+    from .evaluate import SubmissionError, evaluate_concepts
+
+    try:
+        typer.echo(json.dumps(evaluate_concepts(gold, predictions, manual, year=year, strict_empty=strict_empty), indent=2))
+    except (SubmissionError, ValueError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+
+
+@evaluate_app.command("captions")
+def evaluate_captions_command(
+    gold: Annotated[Path, typer.Argument(help="Gold captions CSV (ID,Caption).")],
+    predictions: Annotated[Path, typer.Argument(help="Submission CSV (ID,Caption).")],
+    bertscore_model: Annotated[Optional[str], typer.Option(help="Folder of microsoft/deberta-xlarge-mnli (BERTScore, layer 40).")] = None,
+    bleurt_model: Annotated[Optional[str], typer.Option(help="Folder of a BLEURT checkpoint (transformers format).")] = None,
+    clip_model: Annotated[Optional[str], typer.Option(help="Folder of a CLIP model (CLIPScore).")] = None,
+    images: Annotated[Optional[Path], typer.Option(help="Folder of <ID>.jpg images (CLIPScore).")] = None,
+) -> None:
+    """ROUGE-1, BLEU-1, CIDEr, METEOR, and BERTScore/BLEURT/CLIPScore when their models are given."""
+    from .evaluate import evaluate_captions
+
+    try:
+        typer.echo(json.dumps(evaluate_captions(gold, predictions, bertscore_model=bertscore_model, bleurt_model=bleurt_model,
+                                                clip_model=clip_model, images=images), indent=2))
+    except (ValueError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+
+
 def main() -> None:
     app()
 
