@@ -22,3 +22,23 @@ def pmc_sized_corpus(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("pmc_corpus")
     synth.generate(out, synth.Options(articles=40, seed=11, profile="pmc"))
     return out
+
+
+@pytest.fixture(scope="session")
+def dataset_corpus(tmp_path_factory) -> Path:
+    """A corpus big enough to leave a dataset worth splitting (about 45 images)."""
+    out = tmp_path_factory.mktemp("dataset_corpus")
+    synth.generate(out, synth.Options(articles=90, seed=21, profile="tiny"))
+    return out
+
+
+@pytest.fixture(scope="session")
+def built_run(dataset_corpus, tmp_path_factory) -> tuple[Path, list[str]]:
+    """`build` run once over `dataset_corpus`: (run directory, the stage log lines)."""
+    from rocov2_fast.build import BuildOptions, build
+
+    run = tmp_path_factory.mktemp("built") / "run"
+    lines: list[str] = []
+    build(BuildOptions(inputs=[str(dataset_corpus)], out=run, file_list=str(dataset_corpus / "oa_file_list.csv"),
+                       min_images=1, show_progress=False), log=lines.append)
+    return run, lines

@@ -14,7 +14,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from rocov2_fast import synth
 from rocov2_fast.build import STAGES, BuildOptions, build
 from rocov2_fast.dataset import export_hf, export_rocov2, import_rocov2, iterative_stratification, read_dataset, split_run
 from rocov2_fast.dataset.split import stratification_quality
@@ -26,19 +25,13 @@ ROCOV2_FILES = sorted(
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("dataset_corpus")
-    synth.generate(out, synth.Options(articles=90, seed=21, profile="tiny"))
-    return out
+def corpus(dataset_corpus) -> Path:
+    return dataset_corpus
 
 
 @pytest.fixture(scope="module")
-def built(corpus, tmp_path_factory) -> tuple[Path, list[str]]:
-    run = tmp_path_factory.mktemp("built") / "run"
-    lines: list[str] = []
-    build(BuildOptions(inputs=[str(corpus)], out=run, file_list=str(corpus / "oa_file_list.csv"), min_images=1,
-                       show_progress=False), log=lines.append)
-    return run, lines
+def built(built_run) -> tuple[Path, list[str]]:
+    return built_run
 
 
 def read_csv_rows(path: Path) -> list[list[str]]:

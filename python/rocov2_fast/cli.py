@@ -432,6 +432,67 @@ def evaluate_captions_command(
         raise typer.Exit(2) from e
 
 
+baseline_app = typer.Typer(help="The ROCOv2 paper's baselines (extra `baselines`: torch, timm, transformers).", no_args_is_help=True)
+app.add_typer(baseline_app, name="baseline")
+
+
+def needs_baselines_extra(e: ImportError) -> typer.Exit:
+    typer.echo(f"error: the baselines need torch, timm and transformers: pip install 'rocov2-fast[baselines]' ({e})", err=True)
+    return typer.Exit(2)
+
+
+@baseline_app.command("concepts")
+def baseline_concepts_command(
+    dataset: Annotated[Path, typer.Argument(help="A run directory with dataset.parquet (from `split`/`build` or `import-rocov2`).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for model.pt, submission_{valid,test}.csv, log.jsonl, summary.json.")],
+    arch: Annotated[str, typer.Option(help="timm architecture: efficientnet_b0 (224 px, batch 256) or tf_efficientnetv2_s (300 px, batch 92).")] = "efficientnet_b0",
+    weights: Annotated[Optional[str], typer.Option(help="Pretrained ImageNet weights file (never downloaded).")] = None,
+    epochs: Annotated[int, typer.Option(min=1)] = 20,
+    batch_size: Annotated[Optional[int], typer.Option(help="Default: the paper's for the architecture.")] = None,
+    image_size: Annotated[Optional[int], typer.Option(help="Default: the paper's for the architecture.")] = None,
+    lr: Annotated[float, typer.Option()] = 1e-3,
+    optimizer: Annotated[str, typer.Option(help="adam, sgd or rmsprop.")] = "adam",
+    grid_search: Annotated[bool, typer.Option(help="Search lr 1e-1..1e-5 × adam/sgd/rmsprop on valid, then train on train+valid.")] = False,
+    workers: Annotated[int, typer.Option(help="Data loading processes.", min=0)] = 4,
+    device: Annotated[Optional[str], typer.Option(help="cuda, cuda:1, cpu (default: cuda when available).")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(help="Stop each epoch after this many steps (smoke runs).")] = None,
+) -> None:
+    """Multi-label concept detection (EfficientNet) as in the ROCOv2 paper; writes an ImageCLEF submission."""
+    try:
+        from .baselines.concepts import ConceptOptions, run_concepts
+    except ImportError as e:
+        raise needs_baselines_extra(e) from e
+    result = run_concepts(ConceptOptions(dataset=dataset, out=out, arch=arch, weights=weights, epochs=epochs, batch_size=batch_size,
+                                         image_size=image_size, lr=lr, optimizer=optimizer, grid_search=grid_search,
+                                         workers=workers, device=device, max_steps=max_steps))
+    typer.echo(f"{out}: valid F1 {result.get('valid_f1')}, test F1 {result.get('test_f1')} ({result['labels']} concepts)")
+
+
+@baseline_app.command("captions")
+def baseline_captions_command(
+    dataset: Annotated[Path, typer.Argument(help="A run directory with dataset.parquet.")],
+    out: Annotated[Path, typer.Option("--out")],
+    encoder: Annotated[str, typer.Option(help="ViT encoder folder (e.g. google/vit-base-patch16-224-in21k, downloaded by you).")],
+    decoder: Annotated[str, typer.Option(help="Causal LM folder (GPT-2 style, e.g. BioMedLM).")],
+    epochs: Annotated[int, typer.Option(min=1)] = 2,
+    batch_size: Annotated[int, typer.Option(min=1)] = 2,
+    grad_accum: Annotated[int, typer.Option(min=1)] = 2,
+    max_length: Annotated[int, typer.Option(min=8)] = 128,
+    beams: Annotated[int, typer.Option(min=1)] = 4,
+    device: Annotated[Optional[str], typer.Option()] = None,
+    max_steps: Annotated[Optional[int], typer.Option(help="Stop each epoch after this many steps (smoke runs).")] = None,
+) -> None:
+    """ViT + GPT-2-style caption prediction as in the ROCOv2 paper; writes an ImageCLEF submission."""
+    try:
+        from .baselines.captions import CaptionOptions, run_captions
+    except ImportError as e:
+        raise needs_baselines_extra(e) from e
+    result = run_captions(CaptionOptions(dataset=dataset, out=out, encoder=encoder, decoder=decoder, epochs=epochs,
+                                         batch_size=batch_size, grad_accum=grad_accum, max_length=max_length, beams=beams,
+                                         device=device, max_steps=max_steps))
+    typer.echo(f"{out}: {result}")
+
+
 def main() -> None:
     app()
 
