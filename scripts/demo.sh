@@ -32,5 +32,12 @@ print("ROCO captions:", dict(cleaned.group_by("reason").len().rows()))
 found = concepts.extract(cleaned.filter(pl.col("keep")).select("image_id", "caption").head(500))
 print("concepts per caption (first 500):", round(found["cuis"].list.len().mean(), 2))
 PY
+# Score a submission with the official ImageCLEF rules: here the gold concepts themselves (F1 1.0).
+R=demo/build/export/rocov2
+.venv/bin/rocov2-fast evaluate concepts $R/test_concepts.csv $R/test_concepts.csv --manual $R/test_concepts_manual.csv
+if .venv/bin/python -c "import torch, timm" 2>/dev/null; then  # the `baselines` extra is installed
+  .venv/bin/rocov2-fast baseline concepts demo/build --out demo/baseline_concepts --epochs 2 --batch-size 16 --image-size 128 --workers 2
+  .venv/bin/rocov2-fast evaluate concepts $R/test_concepts.csv demo/baseline_concepts/submission_test.csv --manual $R/test_concepts_manual.csv
+fi
 echo "demo output: demo/scan.parquet (records); demo/build/: manifest.parquet, images/, dataset.parquet,"
 echo "  export/rocov2/ (the ROCOv2 release files), export/hf/ (Hugging Face parquet + card), report.html"
