@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from rocov2_fast.baselines.concepts import ConceptOptions, loader, make_model
+from rocov2_fast.baselines.concepts import ConceptOptions, loader, make_model, training_step
 from rocov2_fast.baselines.data import load_splits
 
 ROCOV2_TRAIN = 60_163
@@ -53,20 +53,13 @@ def main() -> None:
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     loss_fn = torch.nn.MultiLabelSoftMarginLoss()
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
-    x, y = next(it)
     for step in range(args.steps + 1):
         if step == 1:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             started, seen = time.perf_counter(), 0
         x, y = next(it)
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with torch.autocast(device.type, enabled=device.type == "cuda"):
-            loss = loss_fn(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
+        training_step(model, opt, scaler, loss_fn, x, y, device)
         seen += len(x) if step else 0
     if device.type == "cuda":
         torch.cuda.synchronize()

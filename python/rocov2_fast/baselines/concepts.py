@@ -139,15 +139,9 @@ def train(o: ConceptOptions, train_split: Split, eval_split: Split | None, label
         for step, (x, y) in enumerate(train_data):
             if o.max_steps is not None and step >= o.max_steps:
                 break
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            with torch.autocast(device.type, enabled=device.type == "cuda"):
-                loss = loss_fn(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
+            loss = training_step(model, opt, scaler, loss_fn, x, y, device)
             seen += len(x)
-            total += loss.item() * len(x)
+            total += loss * len(x)
         seconds = time.perf_counter() - started
         entry = {"epoch": epoch, "lr": lr, "optimizer": optimizer, "train_loss": total / max(seen, 1),
                  "images_per_second": seen / seconds if seconds else None, "seconds": round(seconds, 2)}
@@ -156,6 +150,20 @@ def train(o: ConceptOptions, train_split: Split, eval_split: Split | None, label
         history.append(entry)
         log(entry)
     return model, history
+
+
+def training_step(model, opt, scaler, loss_fn, x, y, device) -> float:
+    """One optimiser step (autocast and gradient scaling on CUDA); returns the loss."""
+    import torch
+
+    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    with torch.autocast(device.type, enabled=device.type == "cuda"):
+        loss = loss_fn(model(x), y)
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    scaler.update()
+    return loss.item()
 
 
 def image_size_and_batch(o: ConceptOptions) -> tuple[int, int]:
