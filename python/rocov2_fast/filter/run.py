@@ -98,6 +98,8 @@ def run_filter(opts: FilterOptions) -> dict:
         "licenses": list(opts.licenses), "file_list": file_sha(Path(opts.file_list)) if opts.file_list else None,
         "compound_model": file_sha(compound_path), "radiology_model": file_sha(radiology_path),
         "shard_size": opts.shard_size,
+        # parts written by another version of the manifest's columns cannot be merged with new ones
+        "manifest_columns": hashlib.sha256(",".join(MANIFEST_SCHEMA.names).encode()).hexdigest()[:16],
         "thresholds": thresholds_of(run, compound.threshold, radiology.threshold),
     })
     shards = [sources[i:i + opts.shard_size] for i in range(0, len(sources), opts.shard_size)]
