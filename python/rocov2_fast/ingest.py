@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import _core
+from . import _core, arrow
 from .progress import ScanProgress
 
 SCAN_SCHEMA = pa.schema(
@@ -96,7 +96,7 @@ def _scanner(inputs: Sequence[str | os.PathLike], *, workers: int, file_list: st
 
 
 def _to_table(columns: dict) -> pa.Table:
-    return pa.Table.from_pydict({name: columns[name] for name in SCAN_SCHEMA.names}, schema=SCAN_SCHEMA)
+    return arrow.table(columns, SCAN_SCHEMA)
 
 
 def iter_sources(inputs: Sequence[str | os.PathLike], *, workers: int = 0, file_list: str | os.PathLike | None = None,
@@ -107,11 +107,11 @@ def iter_sources(inputs: Sequence[str | os.PathLike], *, workers: int = 0, file_
     `_core.Scanner`."""
     scanner = _scanner(inputs, workers=workers, file_list=file_list, with_pixels=with_pixels, **options)
     for archive, columns, pixels, stored in scanner:
-        table = _to_table(columns).append_column("pixel_index", pa.array(columns["pixel_index"], pa.int32()))
+        table = _to_table(columns).append_column("pixel_index", arrow.column(columns["pixel_index"], pa.int32()))
         if options.get("with_bytes"):
             for extra in ("image_bytes", "thumb32"):  # absent when no row of the source decoded
                 values = columns.get(extra, [None] * table.num_rows)
-                table = table.append_column(extra, pa.array(values, pa.binary()))
+                table = table.append_column(extra, arrow.column(values, pa.binary()))
         yield SourceRecords(archive, table, pixels, stored)
 
 

@@ -21,7 +21,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .. import ingest
+from .. import arrow, ingest
 from .._core import discover_sources, read_file_list
 from ..progress import ScanProgress
 from . import dedup
@@ -220,7 +220,7 @@ class Collected:
         if pixels is not None:  # renumber pixel rows into the shard's batch
             offset = sum(len(p) for p in self.pixels)
             self.pixels.append(pixels)
-            shifted = pc.add(table["pixel_index"], pa.scalar(offset, pa.int32()))
+            shifted = pc.add(table["pixel_index"], arrow.column([offset], pa.int32())[0])
             table = table.set_column(table.schema.get_field_index("pixel_index"), "pixel_index", shifted)
         self.tables.append(table)
         self.waiting -= 1
@@ -262,11 +262,12 @@ def collect_shards(shards: list[list[str]], todo: list[int], listed: dict, size:
 def license_rows(skipped: dict[str, str], listed: dict) -> pa.Table:
     """One row per package the file list excludes (never opened)."""
     accessions = [accession(s) for s in skipped]
-    return pa.Table.from_pydict({
+    return pl.DataFrame({
         "archive": list(skipped), "pmcid": accessions, "pmid": [listed[a][1] for a in accessions],
         "license": list(skipped.values()), "license_source": ["file_list"] * len(skipped),
         "status": ["not_read"] * len(skipped),
-        "error": [f"file-list licence {lic!r} is not allowed: package not read" for lic in skipped.values()]})
+        "error": [f"file-list licence {lic!r} is not allowed: package not read" for lic in skipped.values()]},
+        schema={c: pl.String for c in ("archive", "pmcid", "pmid", "license", "license_source", "status", "error")}).to_arrow()
 
 
 def decide(shard: int, collected: Collected, compound: FilterModel, radiology: FilterModel,
@@ -287,23 +288,28 @@ def decide(shard: int, collected: Collected, compound: FilterModel, radiology: F
     radiology_scores = np.full(n, np.nan, np.float32)
     if single:
         radiology_scores[single] = radiology.predict(batch[[pixel_index[i] for i in single]], opts.batch_size)
-    records = df.to_dicts()
-    fates, stages, reasons, ids, paths, thumbs = [], [], [], [], [], []
-    for i, r in enumerate(records):
-        fate, stage, reason = fate_of(r, compound_scores[i], radiology_scores[i], compound.threshold, radiology.threshold)
-        ident = image_id(r.get("pmcid"), r["archive"], r.get("graphic"), r.get("figure_index"))
+    # Column lists, not row dicts: image bytes stay in Arrow and are read only for kept images.
+    column = {c: df[c].to_list() if c in df.columns else [None] * n
+              for c in ("status", "error", "pmcid", "archive", "graphic", "figure_index", "member")}
+    image_bytes = df["image_bytes"] if "image_bytes" in df.columns else None
+    fates, stages, reasons, ids, paths = [], [], [], [], []
+    for i in range(n):
+        fate, stage, reason = fate_of({"status": column["status"][i], "error": column["error"][i]},
+                                      compound_scores[i], radiology_scores[i], compound.threshold, radiology.threshold)
+        ident = image_id(column["pmcid"][i], column["archive"][i], column["graphic"][i], column["figure_index"][i])
         path = None
         if fate == "kept":
-            ext = Path(r["member"]).suffix.lower() or ".img"
-            path = run.write_image(ident + ext, r["image_bytes"])
+            ext = Path(column["member"][i]).suffix.lower() or ".img"
+            path = run.write_image(ident + ext, image_bytes[i])
         fates.append(fate), stages.append(stage), reasons.append(reason), ids.append(ident), paths.append(path)
-        thumbs.append(r.get("thumb32"))  # kept for every decoded image: --rethreshold may keep more
+    # thumbnails are kept for every decoded image: --rethreshold may keep more
+    thumbs = df["thumb32"] if "thumb32" in df.columns else pl.Series("thumb32", [None] * n, pl.Binary)
     out = df.drop([c for c in ("pixel_index", "image_bytes", "thumb32") if c in df.columns]).with_columns(
         pl.lit(shard, pl.Int32).alias("shard"), pl.Series("image_id", ids), pl.Series("fate", fates),
         pl.Series("stage", stages, pl.String), pl.Series("reason", reasons, pl.String),
         pl.Series("compound_score", compound_scores).fill_nan(None), pl.Series("radiology_score", radiology_scores).fill_nan(None),
         pl.lit(None, pl.String).alias("duplicate_of"), pl.Series("image_path", paths, pl.String),
-        pl.Series("thumb32", thumbs, pl.Binary))
+        thumbs.alias("thumb32").cast(pl.Binary))
     return align(out)
 
 
