@@ -98,7 +98,7 @@ def fetch_cloud(opts: FetchOptions, dl: Downloader, base_url: str, out: Path) ->
     return {"layout": "cloud", "articles_listed": len(latest), "metadata_keys": len(keys),
             **count([r["status"] for r in results]), "media_fetched": sum(r.get("media", 0) for r in results),
             "media_available": sum(r.get("media_available", 0) for r in results),
-            "bytes_downloaded": dl_bytes(out)}
+            "bytes_on_disk": bytes_on_disk(out)}
 
 
 def count(statuses: list[str]) -> dict[str, int]:
@@ -108,6 +108,6 @@ def count(statuses: list[str]) -> dict[str, int]:
     return counts
 
 
-def dl_bytes(out: Path) -> int:
-    """Bytes now on disk under OUT (what a full cloud fetch keeps)."""
+def bytes_on_disk(out: Path) -> int:
+    """Bytes now under OUT (what the cloud layout keeps, this run's and earlier runs')."""
     return sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
