@@ -129,46 +129,47 @@ def hf_schema() -> pa.Schema:
     return pa.schema(fields, metadata={"huggingface": json.dumps({"info": {"features": HF_FEATURES}})})
 
 
-def byte_chunks(images: list, shard_bytes: int) -> list[list]:
-    """Consecutive runs of images of about `shard_bytes` each (never empty; one for an empty split)."""
-    chunks: list[list] = [[]]
-    size = 0
-    for item in images:
-        if chunks[-1] and size + len(item[1]) > shard_bytes:
-            chunks.append([])
-            size = 0
-        chunks[-1].append(item)
-        size += len(item[1])
+def byte_chunks(sizes: list[int], shard_bytes: int) -> list[range]:
+    """Consecutive runs of rows of about `shard_bytes` each (never empty; one for an empty split)."""
+    chunks, start, total = [], 0, 0
+    for i, size in enumerate(sizes):
+        if i > start and total + size > shard_bytes:
+            chunks.append(range(start, i))
+            start, total = i, 0
+        total += size
+    chunks.append(range(start, len(sizes)))
     return chunks
 
 
 def export_hf(run_dir: Path, out: Path, prefix: str = "ROCOv2_2023", shard_bytes: int = SHARD_BYTES) -> dict:
-    """Parquet shards `data/{train,validation,test}-NNNNN-of-NNNNN.parquet` + README.md card."""
+    """Parquet shards `data/{train,validation,test}-NNNNN-of-NNNNN.parquet` + README.md card.
+    Shards are planned from the files' sizes and read one at a time, so memory holds one shard."""
     run_dir, out = Path(run_dir), Path(out)
     (out / "data").mkdir(parents=True, exist_ok=True)
     df = numbered(read_dataset(run_dir), prefix)
     schema, splits_info, converted = hf_schema(), {}, 0
     for split in SPLITS:
         rows = df.filter(pl.col("split") == split)
-        images = list(iter_images(run_dir, rows))
-        converted += sum(c for _, _, c in images)
-        total = sum(len(b) for _, b, _ in images)
-        chunks = byte_chunks(images, shard_bytes)
+        chunks = byte_chunks([(run_dir / p).stat().st_size for p in rows["image_path"].to_list()], shard_bytes)
         name = HF_SPLITS[split]
         for old in (out / "data").glob(f"{name}-*.parquet"):
             old.unlink()  # a rerun may shard differently
+        total = 0
         for k, chunk in enumerate(chunks):
+            images = list(iter_images(run_dir, rows[chunk.start:chunk.stop]))
+            converted += sum(c for _, _, c in images)
+            total += sum(len(b) for _, b, _ in images)
             table = pa.Table.from_pydict({
-                "image": [{"bytes": b, "path": f"{r['ID']}.jpg"} for r, b, _ in chunk],
-                "image_id": [r["ID"] for r, _, _ in chunk],
-                "caption": [r["caption"] for r, _, _ in chunk],
-                "cui": [r["concepts"] for r, _, _ in chunk],
+                "image": [{"bytes": b, "path": f"{r['ID']}.jpg"} for r, b, _ in images],
+                "image_id": [r["ID"] for r, _, _ in images],
+                "caption": [r["caption"] for r, _, _ in images],
+                "cui": [r["concepts"] for r, _, _ in images],
             }, schema=schema)
             path = out / "data" / f"{name}-{k:05d}-of-{len(chunks):05d}.parquet"
             tmp = path.with_name(path.name + ".tmp")
             pq.write_table(table, tmp, row_group_size=100)
             os.replace(tmp, path)
-        splits_info[name] = {"num_examples": len(images), "num_bytes": total}
+        splits_info[name] = {"num_examples": rows.height, "num_bytes": total}
     licenses = set(df["license"].drop_nulls().to_list())
     card = dataset_card(splits_info, "cc-by-nc-4.0" if any("NC" in x for x in licenses) else "cc-by-4.0", sorted(licenses))
     tmp = out / "README.md.tmp"
