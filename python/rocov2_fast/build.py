@@ -88,13 +88,9 @@ def stage_runners(o: BuildOptions) -> dict[str, Callable[[bool], dict]]:
         return concepts_run(run_dir, model=o.medcat_model, min_images=o.min_images, manual=o.manual)
 
     def suggest_stage(_: bool) -> dict:
-        import polars as pl
+        from .concepts.run import suggest_run
 
-        from .concepts.manual import suggest_manual
-
-        captions = pl.read_parquet(run_dir / "captions.parquet").filter(pl.col("keep"))
-        out = suggest_manual(captions.select("image_id", "caption"))
-        out.write_parquet(run_dir / "manual_suggestions.parquet")
+        out = suggest_run(run_dir)
         return {"with_modality": int(out["modality"].is_not_null().sum()), "captions": out.height}
 
     def split_stage(_: bool) -> dict:

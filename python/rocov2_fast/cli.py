@@ -176,13 +176,9 @@ def suggest_manual_command(
     run_dir: Annotated[Path, typer.Argument(help="A run directory with captions.parquet.")],
 ) -> None:
     """Propose modality (and X-ray region/projection the caption states) for annotators."""
-    import polars as pl
+    from .concepts.run import suggest_run
 
-    from .concepts.manual import suggest_manual
-
-    captions = pl.read_parquet(run_dir / "captions.parquet").filter(pl.col("keep"))
-    out = suggest_manual(captions.select("image_id", "caption"))
-    out.write_parquet(run_dir / "manual_suggestions.parquet")
+    out = suggest_run(run_dir)
     typer.echo(f"{run_dir / 'manual_suggestions.parquet'}: {out['modality'].is_not_null().sum()} of {out.height} captions name one modality")
 
 

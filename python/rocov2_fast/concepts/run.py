@@ -10,7 +10,7 @@ import polars as pl
 
 from .extract import canonical_names, cui_types, extract
 from .filters import DEFAULT_TUIS, apply_filters, read_blacklist, read_remap
-from .manual import merge, read_manual
+from .manual import merge, read_manual, suggest_manual
 
 
 def concepts_run(run_dir: Path, *, model: str | None = None, min_images: int = 10,
@@ -42,3 +42,13 @@ def concepts_run(run_dir: Path, *, model: str | None = None, min_images: int = 1
     }
     (run_dir / "concepts_summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def suggest_run(run_dir: Path) -> pl.DataFrame:
+    """`rocov2-fast suggest-manual RUN_DIR`: suggestions for the kept captions →
+    RUN_DIR/manual_suggestions.parquet."""
+    run_dir = Path(run_dir)
+    captions = pl.read_parquet(run_dir / "captions.parquet").filter(pl.col("keep"))
+    out = suggest_manual(captions.select("image_id", "caption"))
+    out.write_parquet(run_dir / "manual_suggestions.parquet")
+    return out
