@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from .. import arrow, ingest
+from .. import ingest
 from .._core import discover_sources, read_file_list
 from ..progress import ScanProgress
 from . import dedup
@@ -212,18 +211,22 @@ def excluded_by_file_list(source: str, listed: dict, allowed: tuple[str, ...]) -
 class Collected:
     """What the core returned for one shard's sources, until the shard is complete."""
 
-    tables: list[pa.Table] = field(default_factory=list)
+    records: ingest.ColumnBuffer = field(default_factory=lambda: ingest.ColumnBuffer(ingest.FILTER_EXTRA.names))
+    #: rows for packages the file list excluded (never read)
+    skipped: pa.Table | None = None
     pixels: list[np.ndarray] = field(default_factory=list)
+    pixel_rows: int = 0
     waiting: int = 0
 
-    def add(self, table: pa.Table, pixels: np.ndarray | None) -> None:
-        if pixels is not None:  # renumber pixel rows into the shard's batch
-            offset = sum(len(p) for p in self.pixels)
+    def add(self, columns: dict, pixels: np.ndarray | None) -> None:
+        self.records.extend(columns, pixel_offset=self.pixel_rows)  # pixel rows renumbered into the shard's batch
+        if pixels is not None:
             self.pixels.append(pixels)
-            shifted = pc.add(table["pixel_index"], arrow.column([offset], pa.int32())[0])
-            table = table.set_column(table.schema.get_field_index("pixel_index"), "pixel_index", shifted)
-        self.tables.append(table)
+            self.pixel_rows += len(pixels)
         self.waiting -= 1
+
+    def tables(self) -> list[pa.Table]:
+        return [t for t in (self.skipped, self.records.to_table()) if t is not None and t.num_rows]
 
 
 def collect_shards(shards: list[list[str]], todo: list[int], listed: dict, size: int, opts: FilterOptions,
@@ -243,18 +246,18 @@ def collect_shards(shards: list[list[str]], todo: list[int], listed: dict, size:
                 collected[k].waiting += 1
                 to_read.append(source)
         if skipped:
-            collected[k].tables.append(license_rows(skipped, listed))
+            collected[k].skipped = license_rows(skipped, listed)
     for k in todo:
         if collected[k].waiting == 0:
             yield k, collected.pop(k)
     if not to_read:
         return
-    for src in ingest.iter_sources(to_read, workers=opts.workers, file_list=opts.file_list, with_pixels=True,
-                                   with_bytes=True, licenses=list(opts.licenses), size=size,
-                                   queue=max(4 * max(opts.workers, 1), opts.shard_size)):
-        k = shard_of[src.archive]
-        collected[k].add(src.table, src.pixels)
-        progress.advance(images=src.table["status"].to_pylist().count("ok"), stored_bytes=src.stored_bytes)
+    for archive, columns, pixels, stored in ingest.iter_columns(
+            to_read, workers=opts.workers, file_list=opts.file_list, with_pixels=True, with_bytes=True,
+            licenses=list(opts.licenses), size=size, queue=max(4 * max(opts.workers, 1), opts.shard_size)):
+        k = shard_of[archive]
+        collected[k].add(columns, pixels)
+        progress.advance(images=columns["status"].count("ok"), stored_bytes=stored)
         if collected[k].waiting == 0:
             yield k, collected.pop(k)
 
@@ -272,7 +275,7 @@ def license_rows(skipped: dict[str, str], listed: dict) -> pa.Table:
 
 def decide(shard: int, collected: Collected, compound: FilterModel, radiology: FilterModel,
            opts: FilterOptions, run: RunDir) -> pa.Table:
-    tables = [t for t in collected.tables if t.num_rows]
+    tables = collected.tables()
     if not tables:
         return MANIFEST_SCHEMA.empty_table()
     df = pl.from_arrow(pa.concat_tables(tables, promote_options="permissive"))
