@@ -24,9 +24,10 @@ impl Fit {
     }
 }
 
-/// Any 8-bit gray or RGB image → `size`×`size`×3 RGB, antialiased bilinear.
+/// Any 8-bit gray or RGB image → `size`×`size`×3 RGB, antialiased bilinear. Gray images are
+/// resized as gray and expanded afterwards: the same values (channels resize independently)
+/// for a ninth of the work.
 pub fn to_model_input(src: &Pixels, size: u32, fit: Fit) -> Vec<u8> {
-    let rgb = expand_to_rgb(src);
     let (w, h) = match fit {
         Fit::Stretch => (size, size),
         Fit::Pad => {
@@ -36,7 +37,7 @@ pub fn to_model_input(src: &Pixels, size: u32, fit: Fit) -> Vec<u8> {
             (w, h)
         }
     };
-    let resized = resize_rgb(&rgb, src.width, src.height, w, h);
+    let resized = gray_to_rgb(resize(src, w, h), src.channels);
     if (w, h) == (size, size) {
         return resized;
     }
@@ -50,19 +51,25 @@ pub fn to_model_input(src: &Pixels, size: u32, fit: Fit) -> Vec<u8> {
     canvas
 }
 
-fn expand_to_rgb(src: &Pixels) -> std::borrow::Cow<'_, [u8]> {
-    if src.channels == 3 {
-        return src.data.as_slice().into();
+fn gray_to_rgb(pixels: Vec<u8>, channels: u8) -> Vec<u8> {
+    if channels == 3 {
+        return pixels;
     }
-    src.data.iter().flat_map(|&v| [v, v, v]).collect::<Vec<u8>>().into()
+    let mut rgb = vec![0u8; pixels.len() * 3];
+    for (out, &v) in rgb.chunks_exact_mut(3).zip(&pixels) {
+        out.fill(v);
+    }
+    rgb
 }
 
-fn resize_rgb(rgb: &[u8], width: u32, height: u32, out_w: u32, out_h: u32) -> Vec<u8> {
-    if (width, height) == (out_w, out_h) {
-        return rgb.to_vec();
+/// Bilinear (antialiased) resize of a gray or RGB image, keeping its channels.
+fn resize(src: &Pixels, out_w: u32, out_h: u32) -> Vec<u8> {
+    if (src.width, src.height) == (out_w, out_h) {
+        return src.data.clone();
     }
-    let src = ImageRef::new(width, height, rgb, PixelType::U8x3).expect("buffer matches its dimensions");
-    let mut dst = Image::new(out_w, out_h, PixelType::U8x3);
+    let pixel_type = if src.channels == 3 { PixelType::U8x3 } else { PixelType::U8 };
+    let src = ImageRef::new(src.width, src.height, &src.data, pixel_type).expect("buffer matches its dimensions");
+    let mut dst = Image::new(out_w, out_h, pixel_type);
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
     Resizer::new().resize(&src, &mut dst, &options).expect("same pixel type on both sides");
     dst.into_vec()

@@ -211,7 +211,10 @@ def excluded_by_file_list(source: str, listed: dict, allowed: tuple[str, ...]) -
 class Collected:
     """What the core returned for one shard's sources, until the shard is complete."""
 
-    records: ingest.ColumnBuffer = field(default_factory=lambda: ingest.ColumnBuffer(ingest.FILTER_EXTRA.names))
+    records: ingest.ColumnBuffer = field(default_factory=lambda: ingest.ColumnBuffer(("pixel_index", "thumb32")))
+    #: the original image bytes, row for row with `records`: kept as the core's bytes objects
+    #: (never converted to Arrow), since only the kept images' bytes are used, once
+    image_bytes: list[bytes | None] = field(default_factory=list)
     #: rows for packages the file list excluded (never read)
     skipped: pa.Table | None = None
     pixels: list[np.ndarray] = field(default_factory=list)
@@ -219,14 +222,18 @@ class Collected:
     waiting: int = 0
 
     def add(self, columns: dict, pixels: np.ndarray | None) -> None:
+        self.image_bytes.extend(columns.pop("image_bytes", None) or [None] * len(columns["status"]))
         self.records.extend(columns, pixel_offset=self.pixel_rows)  # pixel rows renumbered into the shard's batch
         if pixels is not None:
             self.pixels.append(pixels)
             self.pixel_rows += len(pixels)
         self.waiting -= 1
 
-    def tables(self) -> list[pa.Table]:
-        return [t for t in (self.skipped, self.records.to_table()) if t is not None and t.num_rows]
+    def rows(self) -> tuple[list[pa.Table], list[bytes | None]]:
+        """The shard's tables (file-list exclusions first) and the image bytes of their rows."""
+        skipped = self.skipped.num_rows if self.skipped is not None else 0
+        tables = [t for t in (self.skipped, self.records.to_table()) if t is not None and t.num_rows]
+        return tables, [None] * skipped + self.image_bytes
 
 
 def collect_shards(shards: list[list[str]], todo: list[int], listed: dict, size: int, opts: FilterOptions,
@@ -275,7 +282,7 @@ def license_rows(skipped: dict[str, str], listed: dict) -> pa.Table:
 
 def decide(shard: int, collected: Collected, compound: FilterModel, radiology: FilterModel,
            opts: FilterOptions, run: RunDir) -> pa.Table:
-    tables = collected.tables()
+    tables, image_bytes = collected.rows()
     if not tables:
         return MANIFEST_SCHEMA.empty_table()
     df = pl.from_arrow(pa.concat_tables(tables, promote_options="permissive"))
@@ -294,7 +301,6 @@ def decide(shard: int, collected: Collected, compound: FilterModel, radiology: F
     # Column lists, not row dicts: image bytes stay in Arrow and are read only for kept images.
     column = {c: df[c].to_list() if c in df.columns else [None] * n
               for c in ("status", "error", "pmcid", "archive", "graphic", "figure_index", "member")}
-    image_bytes = df["image_bytes"] if "image_bytes" in df.columns else None
     fates, stages, reasons, ids, paths = [], [], [], [], []
     for i in range(n):
         fate, stage, reason = fate_of({"status": column["status"][i], "error": column["error"][i]},
@@ -307,7 +313,7 @@ def decide(shard: int, collected: Collected, compound: FilterModel, radiology: F
         fates.append(fate), stages.append(stage), reasons.append(reason), ids.append(ident), paths.append(path)
     # thumbnails are kept for every decoded image: --rethreshold may keep more
     thumbs = df["thumb32"] if "thumb32" in df.columns else pl.Series("thumb32", [None] * n, pl.Binary)
-    out = df.drop([c for c in ("pixel_index", "image_bytes", "thumb32") if c in df.columns]).with_columns(
+    out = df.drop([c for c in ("pixel_index", "thumb32") if c in df.columns]).with_columns(
         pl.lit(shard, pl.Int32).alias("shard"), pl.Series("image_id", ids), pl.Series("fate", fates),
         pl.Series("stage", stages, pl.String), pl.Series("reason", reasons, pl.String),
         pl.Series("compound_score", compound_scores).fill_nan(None), pl.Series("radiology_score", radiology_scores).fill_nan(None),
