@@ -47,7 +47,7 @@ def pad_to(img, size: int) -> np.ndarray:
     return np.asarray(canvas)
 
 
-def filter_package(args: tuple[str, int]) -> list[tuple]:
+def filter_package(args: tuple[str, int, int]) -> list[tuple]:
     """One package, each image decoded once: tar stream, XML figures, Pillow draft + pad, hashes,
     then both models on the package's images."""
     import tarfile
@@ -57,7 +57,7 @@ def filter_package(args: tuple[str, int]) -> list[tuple]:
 
     import python_peers as peers
 
-    path, size = args
+    path, size, draft = args
     members, xml = {}, None
     try:
         with tarfile.open(path, mode="r|gz") as tar:
@@ -81,7 +81,7 @@ def filter_package(args: tuple[str, int]) -> list[tuple]:
         try:
             img = Image.open(io.BytesIO(members[name]))
             if img.format == "JPEG":
-                img.draft("RGB", (size, size))
+                img.draft("RGB", (draft, draft))
             img = img.convert("RGB")
             pixels.append(pad_to(img, size))
             hashes.append(int(str(imagehash.phash(img)), 16))
@@ -100,13 +100,13 @@ def filter_package(args: tuple[str, int]) -> list[tuple]:
     return [(path, k, float(c), float(r), h) for k, c, r, h in zip(keys, compound, radiology, hashes)]
 
 
-def python_filter(corpus: Path, workers: int, compound: str, radiology: str, size: int) -> int:
+def python_filter(corpus: Path, workers: int, compound: str, radiology: str, size: int, draft: int) -> int:
     import rocov2_fast as rf
 
     allowed = {r["Accession ID"] for r in csv.DictReader((corpus / "oa_file_list.csv").open()) if r["License"] in ("CC BY", "CC BY-NC")}
     sources = [s for s in rf.discover_sources([str(corpus)]) if Path(s).name.split(".")[0] in allowed]
     with Pool(workers, initializer=_init, initargs=(compound, radiology)) as pool:
-        rows = [r for rs in pool.imap_unordered(filter_package, [(s, size) for s in sources]) for r in rs]
+        rows = [r for rs in pool.imap_unordered(filter_package, [(s, size, draft) for s in sources]) for r in rs]
     kept = np.array([r[4] for r in rows if r[2] < 0.5 and r[3] >= 0.5], dtype=np.uint64)
     if len(kept) > 1:
         (np.bitwise_count(kept[:, None] ^ kept[None, :]) <= 6).sum()
@@ -127,12 +127,15 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--python-peer-only", action="store_true", help="run the Python way once and print its image count")
+    ap.add_argument("--python-draft", type=int, default=128,
+                    help="JPEG draft size of the Python way: 128 (the model's input size: cheapest, hashes from a "
+                         "smaller image) or 224 (the size rocov2-fast hashes from)")
     args = ap.parse_args()
     from rocov2_fast.filter.models import default_model_path
 
     compound, radiology = str(default_model_path("compound")), str(default_model_path("radiology"))
     if args.python_peer_only:
-        print(python_filter(args.corpus, args.workers, compound, radiology, 128))
+        print(python_filter(args.corpus, args.workers, compound, radiology, 128, args.python_draft))
         return
     results = {}
     for _ in range(args.repeat):
@@ -143,11 +146,12 @@ def main() -> None:
         scored = summary["funnel"]["images"] - summary["funnel"]["removed"]["license"] - summary["funnel"]["removed"]["ingest"]
         shutil.rmtree(out)
         results["rocov2-fast"] = min(results.get("rocov2-fast", (1e9, 0)), (wall, scored))
-        peer = [sys.executable, __file__, "--python-peer-only", "--corpus", str(args.corpus), "--workers", str(args.workers)]
+        peer = [sys.executable, __file__, "--python-peer-only", "--corpus", str(args.corpus), "--workers", str(args.workers),
+                "--python-draft", str(args.python_draft)]
         wall, stdout = timed(peer)
         results["python-careful"] = min(results.get("python-careful", (1e9, 0)), (wall, int(stdout.split()[-1])))
     base = results["rocov2-fast"][1] / results["rocov2-fast"][0]
-    print(f"corpus {args.corpus.name}, workers {args.workers}")
+    print(f"corpus {args.corpus.name}, workers {args.workers}, python draft {args.python_draft}")
     for method, (wall, images) in results.items():
         rate = images / wall
         print(f"{method:16} {images:5d} images scored in {wall:6.2f} s = {rate:6.1f} images/s   rocov2-fast speed-up {base / rate:4.2f}x")
