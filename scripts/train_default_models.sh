@@ -10,3 +10,6 @@ for kind in compound radiology; do
   .venv/bin/rocov2-fast train-filter --kind "$kind" --data "$corpus/truth.csv" --out "models/$kind.onnx" \
     --size 128 --epochs 8 --seed 0 | tee "models/$kind.train.log"
 done
+
+# The card's table of scores on real images (matplotlib's sample data; models/README.md).
+.venv/bin/python -m rocov2_fast.filter.real_images models/compound.onnx models/radiology.onnx
