@@ -298,7 +298,7 @@ def decide(shard: int, collected: Collected, compound: FilterModel, radiology: F
     radiology_scores = np.full(n, np.nan, np.float32)
     if single:
         radiology_scores[single] = radiology.predict(batch[[pixel_index[i] for i in single]], opts.batch_size)
-    # Column lists, not row dicts: image bytes stay in Arrow and are read only for kept images.
+    # Column lists, not row dicts; image bytes are touched only for kept images.
     column = {c: df[c].to_list() if c in df.columns else [None] * n
               for c in ("status", "error", "pmcid", "archive", "graphic", "figure_index", "member")}
     fates, stages, reasons, ids, paths = [], [], [], [], []
