@@ -361,12 +361,16 @@ def run_trainset(rows, out: Path, base_url: str, keep_packages: bool) -> None:
     typer.echo(json.dumps(summary))
 
 
+TrainsetBaseUrl = Annotated[Optional[str], typer.Option(help="Server root holding oa_package/ (default: NCBI's).")]
+TrainsetKeepPackages = Annotated[bool, typer.Option(help="Keep the fetched packages under OUT/packages/.")]
+
+
 @trainset_app.command("roco")
 def trainset_roco_command(
     lists: Annotated[Path, typer.Option(help="Folder with radiology/dlinks.txt and non-radiology/dlinks.txt (ROCO v1 lists).")],
     out: Annotated[Path, typer.Option("--out", help="Folder to create radiology/ and non-radiology/ in.")],
-    base_url: Annotated[Optional[str], typer.Option(help="Server root holding oa_package/ (default: NCBI's).")] = None,
-    keep_packages: Annotated[bool, typer.Option(help="Keep the fetched packages under OUT/packages/.")] = False,
+    base_url: TrainsetBaseUrl = None,
+    keep_packages: TrainsetKeepPackages = False,
 ) -> None:
     """ROCO's radiology / non-radiology lists → class folders for `train-filter --kind radiology`."""
     from .fetch.trainset import read_roco_lists
@@ -378,8 +382,8 @@ def trainset_roco_command(
 def trainset_list_command(
     rows: Annotated[Path, typer.Option(help="CSV with header package,member,label.")],
     out: Annotated[Path, typer.Option("--out", help="Folder to create one sub-folder per label in.")],
-    base_url: Annotated[Optional[str], typer.Option(help="Server root holding oa_package/ (default: NCBI's).")] = None,
-    keep_packages: Annotated[bool, typer.Option(help="Keep the fetched packages under OUT/packages/.")] = False,
+    base_url: TrainsetBaseUrl = None,
+    keep_packages: TrainsetKeepPackages = False,
 ) -> None:
     """Any (package, member, label) list → class folders (e.g. a compound-figure training set)."""
     from .fetch.trainset import read_rows
