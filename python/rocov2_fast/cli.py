@@ -109,6 +109,33 @@ def filter_command(
                f"[{summary['shards_processed_this_run']} of {summary['shards']} shards processed this run, {summary['seconds']} s]")
 
 
+@app.command("inspect")
+def inspect_command(
+    run_dir: Annotated[Path, typer.Argument(help="A filter run directory (reads manifest.parquet and run.json).")],
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write (one self-contained page).")] = Path("gallery.html"),
+    stage: Annotated[str, typer.Option(help="all (every decoded image), compound, radiology, duplicate or kept.")] = "all",
+    near_threshold: Annotated[bool, typer.Option(help="Only images whose deciding score is within --margin of its threshold.")] = False,
+    margin: Annotated[float, typer.Option(help="Distance from a threshold that counts as near.", min=0.0)] = 0.15,
+    sample: Annotated[Optional[int], typer.Option(help="A deterministic random sample of this many of the selected images.", min=1)] = None,
+    seed: Annotated[int, typer.Option(help="Seed of --sample.")] = 0,
+    max_cards: Annotated[int, typer.Option(help="Sample down to this many cards when more are selected.", min=1)] = 2000,
+    thumb_size: Annotated[int, typer.Option(help="Thumbnail side in pixels.", min=16)] = 160,
+    workers: Annotated[int, typer.Option(help="Threads re-reading packages and making thumbnails.", min=1)] = 4,
+) -> None:
+    """A page of thumbnails with scores, caption, fate and PMC link, sorted by score: check the filter by eye."""
+    from .gallery import GalleryOptions, build_gallery
+
+    try:
+        result = build_gallery(GalleryOptions(run_dir=run_dir, out=out, stage=stage, near_threshold=near_threshold, margin=margin,
+                                              sample=sample, seed=seed, max_cards=max_cards, thumb_size=thumb_size, workers=workers))
+    except (Rocov2Error, ValueError, OSError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    sampled = f" (a sample of {result['sampled_from']})" if result["sampled_from"] else ""
+    missing = f", {result['unreadable']} without a thumbnail" if result["unreadable"] else ""
+    typer.echo(f"{out}: {result['cards']} images{sampled}{missing}")
+
+
 @app.command("train-filter")
 def train_filter_command(
     kind: Annotated[str, typer.Option(help="'compound' or 'radiology'.")],
