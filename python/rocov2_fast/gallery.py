@@ -282,7 +282,7 @@ def render_card(card: Card, thresholds: dict, margin: float) -> str:
     link = pmc_link(r.get("pmcid"))
     ident = esc(r["image_id"])
     if card.thumb:
-        img = f'<img src="{card.thumb}" alt="{ident}" loading="lazy">'
+        img = f'<img src="{card.thumb}" alt="{ident}">'
     else:
         img = f'<span class="placeholder">no image<small>{esc(card.note)}</small></span>'
     thumb = f'<a class="thumb" href="{esc(link)}" target="_blank" rel="noopener">{img}</a>' if link else f'<div class="thumb">{img}</div>'
