@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .filter.manifest import write_atomic
+from .rundir import write_atomic
 
 STAGES = ("filter", "captions", "concepts", "suggest-manual", "split", "export", "report")
 

@@ -15,12 +15,48 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from . import ingest, synth
 from .concepts.filters import DEFAULT_TUIS
 from .errors import Rocov2Error
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+class ExpectedErrors(TyperGroup):
+    """The one CLI handler: an expected failure (bad input, a missing stage output, a locked run
+    directory, a full or read-only disk) prints one `error: …` line and exits 2; anything else is
+    a bug and shows its traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (Rocov2Error, OSError) as e:
+            typer.echo(f"error: {error_line(e)}", err=True)
+            raise typer.Exit(2) from e
+
+
+def error_line(e: BaseException) -> str:
+    if isinstance(e, OSError) and not isinstance(e, Rocov2Error) and e.filename is not None:
+        return f"{e.strerror or e}: {e.filename}"
+    return str(e).splitlines()[0] if str(e) else type(e).__name__
+
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, cls=ExpectedErrors)
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"rocov2-fast {version('rocov2-fast')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def top(version: Annotated[Optional[bool], typer.Option("--version", callback=version_callback, is_eager=True,
+                                                        help="Print the version and exit.")] = None) -> None:
+    """rocov2-fast: PMC Open Access → a curated radiology image-caption dataset (ROCOv2)."""
 
 
 @app.command("synth")
@@ -62,28 +98,53 @@ def scan_command(
     typer.echo(f"{out}: {summary.line()}")
 
 
+def parse_gpus(text: str) -> int:
+    """`--gpus N` or `--gpus all` (-1: every visible CUDA device)."""
+    if text.strip().lower() == "all":
+        return -1
+    try:
+        gpus = int(text)
+    except ValueError as e:
+        raise typer.BadParameter(f"--gpus takes a number or 'all', not {text!r}") from e
+    if gpus < 0:
+        raise typer.BadParameter("--gpus must be 0 or more (or 'all')")
+    return gpus
+
+
+GpusOption = Annotated[str, typer.Option(help="GPUs, one shard worker each (CUDA); 'all' for every visible one; 0 runs on the CPU.")]
+
+
 @app.command("filter")
 def filter_command(
-    inputs: Annotated[list[Path], typer.Argument(help="Packages, folders, article folders or list files (as for scan).")],
-    out: Annotated[Path, typer.Option("--out", help="Run directory (manifest, images, summary.json).")],
-    gpus: Annotated[int, typer.Option(help="One inference session per GPU (CUDA); 0 runs on the CPU.", min=0)] = 0,
-    workers: Annotated[int, typer.Option(help="Decode threads (0: one per core).", min=0)] = 0,
+    inputs: Annotated[Optional[list[Path]], typer.Argument(help="Packages, folders, article folders or list files (as for scan).")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Run directory (manifest, images, summary.json, logs/).")] = ...,
+    gpus: GpusOption = "0",
+    workers: Annotated[int, typer.Option(help="Decode threads in total (0: one per core), split over the shard workers.", min=0)] = 0,
+    shard_workers: Annotated[int, typer.Option(help="Shard workers (processes, or Ray actors) (0: one per GPU, or one on the CPU).", min=0)] = 0,
     file_list: Annotated[Optional[Path], typer.Option(help="oa_file_list.csv: packages whose licence is excluded are not even read.")] = None,
     licenses: Annotated[str, typer.Option(help="Licences to keep, comma-separated.")] = "CC BY,CC BY-NC",
-    compound_model: Annotated[Optional[Path], typer.Option(help="ONNX compound-figure model (default: models/compound.onnx).")] = None,
-    radiology_model: Annotated[Optional[Path], typer.Option(help="ONNX radiology model (default: models/radiology.onnx).")] = None,
+    compound_model: Annotated[Optional[Path], typer.Option(help="ONNX compound-figure model (default: the shipped one).")] = None,
+    radiology_model: Annotated[Optional[Path], typer.Option(help="ONNX radiology model (default: the shipped one).")] = None,
     batch_size: Annotated[int, typer.Option(help="Images per inference batch.", min=1)] = 256,
     dedup_distance: Annotated[int, typer.Option(help="pHash Hamming radius for near-duplicate candidates (see docs/filter.md).", min=0, max=32)] = 6,
-    shard_size: Annotated[int, typer.Option(help="Packages per manifest shard (the unit of resume).", min=1)] = 64,
+    shard_size: Annotated[int, typer.Option(help="Packages per manifest shard (the unit of work and of resume).", min=1)] = 64,
     fresh: Annotated[bool, typer.Option(help="Discard what RUN_DIR holds and start over (default: resume).")] = False,
     compound_threshold: Annotated[Optional[float], typer.Option(help="Drop as compound at score >= this (default: the model's).")] = None,
     radiology_threshold: Annotated[Optional[float], typer.Option(help="Keep as radiology at score >= this (default: the model's).")] = None,
     rethreshold: Annotated[bool, typer.Option(help="Re-decide a finished run from its stored scores, without decoding.")] = False,
-    progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal).")] = None,
+    executor: Annotated[str, typer.Option(help="'local' (this node) or 'ray' (a Ray cluster; pip install 'rocov2-fast[ray]').")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster to join (default: start a local Ray instance).")] = None,
+    num_nodes: Annotated[int, typer.Option(help="Without Ray: the number of nodes sharing the run (each runs with its --node-rank).", min=1)] = 1,
+    node_rank: Annotated[int, typer.Option(help="Without Ray: this node's shards are those with k % num_nodes == node_rank; it does not finish.", min=0)] = 0,
+    finish_only: Annotated[bool, typer.Option(help="Only finish (near-duplicates, manifest, summary) once every shard is done.")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Show sources, what the file list excludes, shards to do and done; decode nothing.")] = False,
+    force_unlock: Annotated[bool, typer.Option(help="Take RUN_DIR/lock even if another process seems to hold it.")] = False,
+    cpu_sessions: Annotated[bool, typer.Option(help="Run the models on the CPU even where workers hold GPUs.")] = False,
+    progress_interval: Annotated[float, typer.Option(help="Seconds between progress lines when stderr is not a terminal.", min=0.0)] = 30.0,
+    progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="Progress display (default: a bar on a terminal, lines otherwise).")] = None,
 ) -> None:
     """Licence-first filtering with the compound and radiology CNNs and near-duplicate removal; resumable."""
-    from .filter.models import GpuUnavailableError
-    from .filter.run import FilterOptions, rethreshold as rethreshold_run, run_filter
+    from .filter.run import FilterOptions, dry_run as dry_run_of, rethreshold as rethreshold_run, run_filter
 
     if rethreshold:
         summary = rethreshold_run(out, compound_threshold, radiology_threshold, dedup_distance)
@@ -91,22 +152,56 @@ def filter_command(
         typer.echo(f"{out}: re-decided with thresholds {summary['rethreshold']['new']} "
                    f"({summary['rethreshold']['unscored_images']} images lack a radiology score)")
         return
-
-    opts = FilterOptions(inputs=[str(p) for p in inputs], out=out, gpus=gpus, workers=workers,
+    if not inputs and not finish_only:
+        raise typer.BadParameter("give at least one INPUT (or --finish-only)")
+    opts = FilterOptions(inputs=[str(p) for p in inputs or []], out=out, gpus=parse_gpus(gpus), workers=workers,
                          file_list=str(file_list) if file_list else None,
                          licenses=tuple(x.strip() for x in licenses.split(",") if x.strip()),
                          compound_model=str(compound_model) if compound_model else None,
                          radiology_model=str(radiology_model) if radiology_model else None, batch_size=batch_size,
                          dedup_distance=dedup_distance, shard_size=shard_size, fresh=fresh, show_progress=progress,
-                         compound_threshold=compound_threshold, radiology_threshold=radiology_threshold)
-    try:
-        summary = run_filter(opts)
-    except (Rocov2Error, ValueError, FileNotFoundError, GpuUnavailableError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from e
+                         compound_threshold=compound_threshold, radiology_threshold=radiology_threshold,
+                         shard_workers=shard_workers, cpu_sessions=cpu_sessions, executor=executor, ray_address=ray_address,
+                         num_nodes=num_nodes, node_rank=node_rank, finish_only=finish_only, force_unlock=force_unlock,
+                         progress_interval=progress_interval)
+    if dry_run:
+        print_dry_run(dry_run_of(opts))
+        return
+    summary = run_filter(opts)
+    if not summary.get("funnel_text"):
+        typer.echo(f"{out}: {summary['shards_processed_this_run']} shards processed on this node "
+                   f"({summary['seconds']} s); finish with --finish-only once every node is done")
+        return
     typer.echo("\n".join(summary["funnel_text"]))
     typer.echo(f"{out}: manifest.parquet, images/ ({summary['funnel']['kept']} kept), summary.json "
                f"[{summary['shards_processed_this_run']} of {summary['shards']} shards processed this run, {summary['seconds']} s]")
+
+
+def print_dry_run(plan: dict) -> None:
+    typer.echo(f"sources: {plan['sources']} ({plan['bytes'] / 1e9:.2f} GB); shards of {plan['shard_size']}: "
+               f"{plan['shards']} ({plan['shards_done']} done, {plan['shards_to_do']} to do)")
+    for lic, entry in plan["excluded_by_file_list"].items():
+        typer.echo(f"  excluded by the file list, licence {lic!r}: {entry['packages']} packages, {entry['bytes'] / 1e9:.3f} GB (never read)")
+    if plan["not_in_file_list"]:
+        typer.echo(f"  not in the file list: {plan['not_in_file_list']} sources (their XML licence decides)")
+    typer.echo(f"licences kept: {', '.join(plan['licenses'])}; nothing decoded (--dry-run)")
+
+
+@app.command("status")
+def status_command(
+    run_dir: Annotated[Path, typer.Argument(help="A filter run directory.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """How far a running or stopped filter run got: shards, funnel so far, running or not, last log line."""
+    from .status import run_status
+
+    state = run_status(run_dir)
+    if as_json:
+        typer.echo(json.dumps(state, indent=2))
+        return
+    from .status import status_lines
+
+    typer.echo("\n".join(status_lines(state)))
 
 
 @app.command("inspect")
@@ -522,9 +617,15 @@ def baseline_captions_command(
 
 
 def main() -> None:
+    """The console script: `rocov2-fast` (and `python -m rocov2_fast.cli`)."""
+    import signal
+    import sys
+
     # The modules imported so far live for the whole run: frozen, the garbage collector stops
     # re-walking them each time a stage's many small objects trigger a collection.
     gc.freeze()
+    # SIGTERM (Slurm's scancel, kill) unwinds like Ctrl-C: locks are released, temporaries removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     app()
 
 

@@ -14,7 +14,7 @@ import polars as pl
 
 from ..concepts.manual import MODALITIES
 from ..concepts.pack import SEMANTIC_TYPE_NAMES, canonical_names, semantic_types
-from ..filter.manifest import write_atomic
+from ..rundir import write_atomic
 from .tables import SPLITS, read_dataset
 
 TOP = 20

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ..filter.manifest import write_atomic
+from ..rundir import write_atomic
 from .tables import SPLITS, assemble, write_dataset
 
 DEFAULT_RATIOS = (0.75, 0.125, 0.125)

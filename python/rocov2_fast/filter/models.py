@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import Rocov2Error
+
 MODELS_DIR = Path(__file__).resolve().parents[3] / "models"
 DEFAULT_MODELS = {"compound": "compound.onnx", "radiology": "radiology.onnx"}
 
 
-class GpuUnavailableError(RuntimeError):
+class GpuUnavailableError(Rocov2Error):
     """`--gpus N` asked for GPUs that onnxruntime cannot use here."""
 
 
@@ -32,41 +33,71 @@ def default_model_path(kind: str) -> Path:
     raise FileNotFoundError(f"no default {kind} model; pass --{kind}-model PATH (train one with `rocov2-fast train-filter`)")
 
 
-def providers_for(gpus: int) -> list[list]:
-    """One provider list per session: CUDA device i for each GPU, or one CPU session."""
+def visible_gpus() -> int:
+    """How many CUDA devices this process may use (`--gpus all`): CUDA_VISIBLE_DEVICES when set,
+    else the devices `nvidia-smi -L` lists."""
+    import shutil
+    import subprocess
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    if shutil.which("nvidia-smi") is None:
+        return 0
+    listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30)
+    return sum(line.startswith("GPU ") for line in listed.stdout.splitlines()) if listed.returncode == 0 else 0
+
+
+def require_cuda(gpus: int) -> None:
+    """Fails with what to do when onnxruntime cannot use CUDA here."""
     import onnxruntime as ort
 
-    if gpus <= 0:
-        return [["CPUExecutionProvider"]]
     available = ort.get_available_providers()
     if "CUDAExecutionProvider" not in available:
         raise GpuUnavailableError(
             f"--gpus {gpus}: onnxruntime has no CUDAExecutionProvider here (available: {', '.join(available)}). "
             "Install the gpu extra (onnxruntime-gpu) on a CUDA machine, or run with --gpus 0 for the CPU.")
-    return [[("CUDAExecutionProvider", {"device_id": i}), "CPUExecutionProvider"] for i in range(gpus)]
+
+
+def providers_for_device(device: int | None) -> list:
+    """onnxruntime providers for one worker: CUDA device `device`, or the CPU when None."""
+    if device is None:
+        return ["CPUExecutionProvider"]
+    return [("CUDAExecutionProvider", {"device_id": device}), "CPUExecutionProvider"]
+
+
+def providers_for(gpus: int) -> list[list]:
+    """One provider list per device: CUDA device i for each GPU, or the CPU alone."""
+    if gpus <= 0:
+        return [providers_for_device(None)]
+    require_cuda(gpus)
+    return [providers_for_device(i) for i in range(gpus)]
 
 
 @dataclass
 class FilterModel:
-    """One model, with one onnxruntime session per device."""
+    """One model with one onnxruntime session on one device: a shard worker owns its models."""
 
     path: Path
-    sessions: list
+    session: object
     meta: dict = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, provider_lists: list[list], threads: int = 0) -> FilterModel:
+    def load(cls, path: str | os.PathLike, providers: list | None = None, threads: int = 0) -> FilterModel:
+        """`providers`: one provider list (`providers_for_device`); default the CPU."""
         import onnxruntime as ort
 
+        if providers and isinstance(providers[0], list):  # providers_for()'s list of lists: its first device
+            providers = providers[0]
         options = ort.SessionOptions()
         # Idle inference threads must not spin: the core's decode threads need those cores.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
-        sessions = [ort.InferenceSession(str(path), options, providers=p) for p in provider_lists]
-        raw = sessions[0].get_modelmeta().custom_metadata_map
+        session = ort.InferenceSession(str(path), options, providers=providers or providers_for_device(None))
+        raw = session.get_modelmeta().custom_metadata_map
         meta = {k: json.loads(v) if v[:1] in "[{0123456789" else v for k, v in raw.items()}
-        return cls(Path(path), sessions, meta)
+        return cls(Path(path), session, meta)
 
     @property
     def input_size(self) -> int:
@@ -76,18 +107,16 @@ class FilterModel:
     def threshold(self) -> float:
         return float(self.meta.get("threshold", 0.5))
 
+    @property
+    def device(self) -> str:
+        return self.session.get_providers()[0]
+
     def predict(self, pixels: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """Probabilities for `N × H × W × 3` uint8 pixels; batches go round-robin to the sessions
-        (onnxruntime releases the GIL, so sessions on different devices run at once)."""
+        """Probabilities for `N × H × W × 3` uint8 pixels, in batches of `batch_size`."""
         if len(pixels) == 0:
             return np.zeros(0, np.float32)
-        batches = [pixels[i:i + batch_size] for i in range(0, len(pixels), batch_size)]
-        if len(self.sessions) == 1:
-            return np.concatenate([self._run(0, b) for b in batches])
-        with ThreadPoolExecutor(len(self.sessions)) as pool:
-            results = pool.map(self._run, [i % len(self.sessions) for i in range(len(batches))], batches)
-            return np.concatenate(list(results))
+        return np.concatenate([self._run(pixels[i:i + batch_size]) for i in range(0, len(pixels), batch_size)])
 
-    def _run(self, session: int, batch: np.ndarray) -> np.ndarray:
-        (prob,) = self.sessions[session].run(["prob"], {"pixels": np.ascontiguousarray(batch)})
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        (prob,) = self.session.run(["prob"], {"pixels": np.ascontiguousarray(batch)})
         return prob.astype(np.float32)

@@ -1,0 +1,106 @@
+"""Decisions: one shard's records and scores → manifest rows (fate, stage, reason)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from .manifest import MANIFEST_SCHEMA, image_id
+
+
+def accession(path: str) -> str | None:
+    name = Path(path).name
+    digits = "".join(c for c in name[3:].split(".")[0] if c.isdigit()) if name.startswith("PMC") else ""
+    return f"PMC{digits}" if digits else None
+
+
+def excluded_by_file_list(source: str, listed: dict, allowed: tuple[str, ...]) -> str | None:
+    """The file-list licence of a package that must not be read, or None."""
+    entry = listed.get(accession(source) or "")
+    if entry is not None and entry[0] not in allowed:
+        return entry[0]
+    return None
+
+
+def license_rows(skipped: dict[str, str], listed: dict) -> pa.Table:
+    """One row per package the file list excludes (never opened)."""
+    accessions = [accession(s) for s in skipped]
+    return pl.DataFrame({
+        "archive": list(skipped), "pmcid": accessions, "pmid": [listed[a][1] for a in accessions],
+        "license": list(skipped.values()), "license_source": ["file_list"] * len(skipped),
+        "status": ["not_read"] * len(skipped),
+        "error": [f"file-list licence {lic!r} is not allowed: package not read" for lic in skipped.values()]},
+        schema={c: pl.String for c in ("archive", "pmcid", "pmid", "license", "license_source", "status", "error")}).to_arrow()
+
+
+def fate_of(r: dict, compound_score: float, radiology_score: float, compound_threshold: float,
+            radiology_threshold: float) -> tuple[str, str | None, str | None]:
+    status = r["status"]
+    if status in ("license_excluded", "not_read"):
+        return "dropped", "license", r.get("error")
+    if status != "ok":
+        return "dropped", "ingest", f"{status}: {r.get('error') or ''}".rstrip(": ")
+    if compound_score >= compound_threshold:
+        return "dropped", "compound", f"compound score {compound_score:.3f} >= {compound_threshold}"
+    if radiology_score < radiology_threshold:
+        return "dropped", "radiology", f"radiology score {radiology_score:.3f} < {radiology_threshold}"
+    return "kept", None, None
+
+
+def align(df: pl.DataFrame) -> pa.Table:
+    """Polars' frame → the manifest schema (missing columns as nulls, large types cast down)."""
+    table = df.to_arrow()
+    columns = [table[name].cast(f.type) if name in table.column_names else pa.nulls(table.num_rows, f.type)
+               for name, f in zip(MANIFEST_SCHEMA.names, MANIFEST_SCHEMA)]
+    return pa.Table.from_arrays(columns, schema=MANIFEST_SCHEMA)
+
+
+def shard_counts(table: pa.Table) -> dict:
+    """The funnel of one shard (stored in its marker, so progress needs no part reads)."""
+    df = pl.from_arrow(table.select(["graphic", "status", "fate", "stage"]))
+    images = df.filter(pl.col("graphic").is_not_null() | (pl.col("status") == "not_read"))
+    removed = dict(images.filter(pl.col("fate") == "dropped").group_by("stage").len().rows())
+    return {"images": images.height, "kept": int((df["fate"] == "kept").sum()),
+            "removed": {k: int(v) for k, v in sorted(removed.items(), key=lambda kv: str(kv[0]))},
+            "statuses": {k: int(v) for k, v in sorted(df.group_by("status").len().rows(), key=lambda kv: str(kv[0]))}}
+
+
+def decide(shard: int, df: pl.DataFrame, image_bytes: list[bytes | None], batch: np.ndarray, compound, radiology,
+           thresholds: dict, batch_size: int, write_image) -> pa.Table:
+    """Scores every decoded image, decides its fate and writes the kept images' original bytes
+    (`write_image(name, bytes) → relative path`)."""
+    n = df.height
+    pixel_index = df["pixel_index"].to_list() if "pixel_index" in df.columns else [None] * n
+    compound_scores = np.full(n, np.nan, np.float32)
+    scored = [i for i in range(n) if pixel_index[i] is not None]
+    if scored:
+        compound_scores[scored] = compound.predict(batch[[pixel_index[i] for i in scored]], batch_size)
+    single = [i for i in scored if compound_scores[i] < thresholds["compound"]]
+    radiology_scores = np.full(n, np.nan, np.float32)
+    if single:
+        radiology_scores[single] = radiology.predict(batch[[pixel_index[i] for i in single]], batch_size)
+    # Column lists, not row dicts; image bytes are touched only for kept images.
+    column = {c: df[c].to_list() if c in df.columns else [None] * n
+              for c in ("status", "error", "pmcid", "archive", "graphic", "figure_index", "member")}
+    fates, stages, reasons, ids, paths = [], [], [], [], []
+    for i in range(n):
+        fate, stage, reason = fate_of({"status": column["status"][i], "error": column["error"][i]},
+                                      compound_scores[i], radiology_scores[i], thresholds["compound"], thresholds["radiology"])
+        ident = image_id(column["pmcid"][i], column["archive"][i], column["graphic"][i], column["figure_index"][i])
+        path = None
+        if fate == "kept":
+            ext = Path(column["member"][i]).suffix.lower() or ".img"
+            path = write_image(ident + ext, image_bytes[i])
+        fates.append(fate), stages.append(stage), reasons.append(reason), ids.append(ident), paths.append(path)
+    # thumbnails are kept for every decoded image: a rethreshold may keep more
+    thumbs = df["thumb32"] if "thumb32" in df.columns else pl.Series("thumb32", [None] * n, pl.Binary)
+    out = df.drop([c for c in ("pixel_index", "thumb32") if c in df.columns]).with_columns(
+        pl.lit(shard, pl.Int32).alias("shard"), pl.Series("image_id", ids), pl.Series("fate", fates),
+        pl.Series("stage", stages, pl.String), pl.Series("reason", reasons, pl.String),
+        pl.Series("compound_score", compound_scores).fill_nan(None), pl.Series("radiology_score", radiology_scores).fill_nan(None),
+        pl.lit(None, pl.String).alias("duplicate_of"), pl.Series("image_path", paths, pl.String),
+        thumbs.alias("thumb32").cast(pl.Binary))
+    return align(out)

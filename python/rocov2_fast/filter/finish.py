@@ -1,0 +1,83 @@
+"""Finish: global near-duplicate removal over every shard's kept images, the merged manifest and
+the funnel. Done once, by the process that finishes the run."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from ..rundir import RunDir, write_json_atomic, write_table_atomic
+from . import dedup
+from .decide import align
+from .manifest import MANIFEST_SCHEMA
+
+STAGES = ("license", "ingest", "compound", "radiology", "duplicate")
+
+
+@dataclass
+class Funnel:
+    images: int = 0
+    removed: dict = field(default_factory=lambda: {s: 0 for s in STAGES})
+    kept: int = 0
+    failed_sources: int = 0
+
+    def lines(self) -> list[str]:
+        remaining = self.images
+        out = [f"{'figure images':28} {self.images:>10}"]
+        for stage in STAGES:
+            remaining -= self.removed[stage]
+            out.append(f"  - {stage + ' filter':24} {-self.removed[stage]:>10}  → {remaining}")
+        out.append(f"{'kept':28} {self.kept:>10}")
+        if self.failed_sources:
+            out.append(f"({self.failed_sources} packages could not be read at all: see stage 'ingest' rows without a graphic)")
+        return out
+
+
+def finish(run: RunDir, dedup_distance: int) -> pl.DataFrame:
+    """Global near-duplicate removal over all shards, then the merged manifest."""
+    manifest = pl.from_arrow(run.read_parts(MANIFEST_SCHEMA)).sort("archive", "figure_index", "graphic", nulls_last=True)
+    kept = manifest.filter(pl.col("fate") == "kept")
+    result = dedup.find_duplicates(kept, dedup_distance)
+    duplicates = pl.DataFrame({"image_id": list(result.duplicate_of), "duplicate_of": list(result.duplicate_of.values())},
+                              schema={"image_id": pl.String, "duplicate_of": pl.String}).sort("image_id")
+    write_table_atomic(run.duplicates, duplicates.to_arrow())
+    is_dup = pl.col("image_id").is_in(duplicates["image_id"].implode()) & (pl.col("fate") == "kept")
+    for path in manifest.filter(is_dup)["image_path"]:
+        (run.root / path).unlink(missing_ok=True)
+    rep = pl.col("image_id").replace_strict(result.duplicate_of, default=None, return_dtype=pl.String)
+    manifest = manifest.with_columns(
+        pl.when(is_dup).then(rep).otherwise(pl.col("duplicate_of")).alias("duplicate_of"),
+        pl.when(is_dup).then(pl.lit("duplicate")).otherwise(pl.col("stage")).alias("stage"),
+        pl.when(is_dup).then(pl.concat_str(pl.lit("near-duplicate of "), rep)).otherwise(pl.col("reason")).alias("reason"),
+        pl.when(is_dup).then(None).otherwise(pl.col("image_path")).alias("image_path"),
+        pl.when(is_dup).then(pl.lit("dropped")).otherwise(pl.col("fate")).alias("fate"),
+    )
+    write_table_atomic(run.manifest, align(manifest.drop("thumb32").with_columns(pl.lit(None, pl.Binary).alias("thumb32"))))
+    return manifest
+
+
+def funnel_of(manifest: pl.DataFrame) -> Funnel:
+    images = manifest.filter(pl.col("graphic").is_not_null() | (pl.col("status") == "not_read"))
+    funnel = Funnel(images=images.height, kept=int((manifest["fate"] == "kept").sum()),
+                    failed_sources=manifest.filter(pl.col("graphic").is_null() & (pl.col("stage") == "ingest")
+                                                   & pl.col("status").is_in(["bad_archive", "no_xml", "bad_xml", "internal_error"])).height)
+    for stage, count in Counter(images.filter(pl.col("fate") == "dropped")["stage"].to_list()).items():
+        funnel.removed[stage] = count
+    return funnel
+
+
+def summarise(manifest: pl.DataFrame, options: dict, seconds: float, sources: int, done_now: int, shards: int) -> dict:
+    funnel = funnel_of(manifest)
+    return {
+        "sources": sources, "shards": shards, "shards_processed_this_run": done_now, "seconds": round(seconds, 2),
+        "funnel": {"images": funnel.images, "removed": funnel.removed, "kept": funnel.kept},
+        "statuses": dict(sorted(Counter(manifest["status"].to_list()).items())), "failed_sources": funnel.failed_sources,
+        "options": options,
+        "funnel_text": funnel.lines(),
+    }
+
+
+def write_summary(run: RunDir, summary: dict) -> None:
+    write_json_atomic(run.summary, summary)

@@ -1,0 +1,176 @@
+"""The shard worker: owns its decode threads (the Rust core) and its onnxruntime sessions on one
+device, and runs whole shards: collect → decide → part + images + marker.
+
+Every executor (in-process, one process per GPU, Ray actors, one Slurm task per node) runs the
+same worker; what a shard becomes depends only on the run directory's settings and plan.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from .. import ingest
+from .._core import read_file_list
+from ..errors import Rocov2Error
+from ..rundir import RunDir
+from .decide import decide, excluded_by_file_list, license_rows, shard_counts
+from .manifest import MANIFEST_SCHEMA
+from .models import FilterModel, providers_for_device
+
+
+@dataclass
+class WorkerSpec:
+    """What one worker needs besides the run directory (all picklable: sent to processes and actors)."""
+
+    run_dir: str
+    #: CUDA device index for this worker's sessions, or None for the CPU
+    device: int | None = None
+    #: decode threads of this worker (0: one per core)
+    decode_threads: int = 0
+    #: onnxruntime intra-op threads (0: onnxruntime's default)
+    session_threads: int = 0
+    batch_size: int = 256
+    name: str = "worker-0"
+
+
+@dataclass
+class Collected:
+    """What the core returned for one shard's sources, until the shard is complete."""
+
+    records: ingest.ColumnBuffer = field(default_factory=lambda: ingest.ColumnBuffer(("pixel_index", "thumb32")))
+    #: the original image bytes, row for row with `records`: kept as the core's bytes objects
+    #: (never converted to Arrow), since only the kept images' bytes are used, once
+    image_bytes: list[bytes | None] = field(default_factory=list)
+    #: rows for packages the file list excluded (never read)
+    skipped: pa.Table | None = None
+    pixels: list[np.ndarray] = field(default_factory=list)
+    pixel_rows: int = 0
+    sources: int = 0
+    stored_bytes: int = 0
+
+    def add(self, columns: dict, pixels: np.ndarray | None, stored: int) -> None:
+        self.image_bytes.extend(columns.pop("image_bytes", None) or [None] * len(columns["status"]))
+        self.records.extend(columns, pixel_offset=self.pixel_rows)  # pixel rows renumbered into the shard's batch
+        if pixels is not None:
+            self.pixels.append(pixels)
+            self.pixel_rows += len(pixels)
+        self.sources += 1
+        self.stored_bytes += stored
+
+    def frame(self) -> tuple[pl.DataFrame | None, list[bytes | None]]:
+        """The shard's rows (file-list exclusions first) and the image bytes of those rows."""
+        skipped = self.skipped.num_rows if self.skipped is not None else 0
+        tables = [t for t in (self.skipped, self.records.to_table()) if t is not None and t.num_rows]
+        if not tables:
+            return None, []
+        return pl.from_arrow(pa.concat_tables(tables, promote_options="permissive")), [None] * skipped + self.image_bytes
+
+
+class ShardWorker:
+    def __init__(self, spec: WorkerSpec):
+        self.spec = spec
+        self.run = RunDir(spec.run_dir)
+        self.settings = self.run.settings()
+        self.plan = self.run.plan()
+        check_shared_paths(self.run, self.plan)
+        providers = providers_for_device(spec.device)
+        self.compound = FilterModel.load(self.plan["compound_model_path"], providers, spec.session_threads)
+        self.radiology = FilterModel.load(self.plan["radiology_model_path"], providers, spec.session_threads)
+        self.listed = read_file_list(self.plan["file_list_path"]) if self.plan.get("file_list_path") else {}
+        self.licenses = tuple(self.settings["licenses"])
+
+    def shard_sources(self, k: int) -> list[str]:
+        size = self.plan["shard_size"]
+        return self.plan["sources"][k * size:(k + 1) * size]
+
+    def collect(self, k: int) -> Collected:
+        collected = Collected()
+        skipped, to_read = {}, []
+        for source in self.shard_sources(k):
+            if lic := excluded_by_file_list(source, self.listed, self.licenses):
+                skipped[source] = lic
+            else:
+                to_read.append(source)
+        if skipped:
+            collected.skipped = license_rows(skipped, self.listed)
+        if to_read:
+            for _archive, columns, pixels, stored in ingest.iter_columns(
+                    to_read, workers=self.spec.decode_threads, file_list=self.plan.get("file_list_path"),
+                    with_pixels=True, with_bytes=True, licenses=list(self.licenses), size=self.compound.input_size,
+                    queue=max(4 * max(self.spec.decode_threads, 1), len(to_read))):
+                collected.add(columns, pixels, stored)
+        return collected
+
+    def decide_and_write(self, k: int, collected: Collected, started: float) -> dict:
+        df, image_bytes = collected.frame()
+        if df is None:
+            table = MANIFEST_SCHEMA.empty_table()
+        else:
+            size = self.compound.input_size
+            batch = np.concatenate(collected.pixels) if collected.pixels else np.zeros((0, size, size, 3), np.uint8)
+            table = decide(k, df, image_bytes, batch, self.compound, self.radiology, self.settings["thresholds"],
+                           self.spec.batch_size, self.run.write_image)
+        counts = shard_counts(table)
+        marker = {"counts": counts, "sources": len(self.shard_sources(k)), "stored_bytes": collected.stored_bytes,
+                  "seconds": round(time.perf_counter() - started, 3), "worker": self.spec.name}
+        self.run.finish_shard(k, table, marker)
+        return {"shard": k, **marker}
+
+    def process(self, k: int) -> dict:
+        """One whole shard (a Ray actor's task). A shard already done is not redone."""
+        if self.run.shard_done(k):
+            return {"shard": k, "skipped": True, "worker": self.spec.name}
+        started = time.perf_counter()
+        return self.decide_and_write(k, self.collect(k), started)
+
+    def run_stream(self, claim: Callable[[], int | None], on_done: Callable[[dict], None]) -> None:
+        """Shards from `claim()` until it returns None. The next shard is decoded (the core
+        releases the GIL) while this one is scored and written."""
+        ready: queue.Queue = queue.Queue(maxsize=1)
+        failure: list[BaseException] = []
+
+        def collector() -> None:
+            try:
+                while (k := claim()) is not None:
+                    started = time.perf_counter()
+                    ready.put((k, self.collect(k), started))
+            except BaseException as e:  # handed to the main thread
+                failure.append(e)
+            finally:
+                ready.put(None)
+
+        thread = threading.Thread(target=collector, name=f"{self.spec.name}-collect", daemon=True)
+        thread.start()
+        while (item := ready.get()) is not None:
+            on_done(self.decide_and_write(*item))
+        thread.join()
+        if failure:
+            raise failure[0]
+
+
+def check_shared_paths(run: RunDir, plan: dict) -> None:
+    """A worker on another node must see the same paths as the driver."""
+    first = plan["sources"][0] if plan["sources"] else None
+    if first is not None and not os.path.exists(first):
+        raise Rocov2Error(f"this worker (host {os.uname().nodename}) cannot see {first}, the plan's first source: "
+                          "RUN_DIR and the inputs must be on a shared filesystem, mounted at the same path on every node")
+
+
+def iterate(items: list[int]) -> Callable[[], int | None]:
+    """A claim function over a fixed list (thread-safe)."""
+    it: Iterator[int] = iter(items)
+    lock = threading.Lock()
+
+    def claim() -> int | None:
+        with lock:
+            return next(it, None)
+    return claim

@@ -1,0 +1,285 @@
+"""The run directory: every file a run writes, named once, and the rules for writing them.
+
+Layout of `RUN_DIR` (the filter's part; later stages add theirs beside it):
+
+    run.json              settings the run was made with (a resume must match them)
+    plan.json             the shard plan: which sources make shard k (written once, by the driver)
+    lock                  held by the process driving the run (host, pid, start time)
+    logs/                 <command>-<host>-<pid>.log, one per process
+    manifest/part-NNNNNN.parquet, .done
+                          one part per finished shard; the marker (written last) records its counts
+    images/               the kept images, PMC's original bytes
+    duplicates.parquet    near-duplicate decisions (finish)
+    manifest.parquet      every image with its fate (finish)
+    summary.json          the funnel (finish)
+
+Many writers can share a run directory (one process per GPU, Ray actors, Slurm array jobs on a
+shared filesystem): every file is written under a temporary name unique to its writer (host,
+pid, a counter) and renamed into place, so a reader sees the old file or the new one, never half
+of one, and two writers never interleave. A shard is done when its marker exists, and the marker
+is written after its part and images.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import Rocov2Error
+
+HOST = socket.gethostname()
+RUN_JSON = "run.json"
+PLAN_JSON = "plan.json"
+LOCK = "lock"
+LOGS = "logs"
+PARTS = "manifest"
+IMAGES = "images"
+DUPLICATES = "duplicates.parquet"
+MANIFEST = "manifest.parquet"
+SUMMARY = "summary.json"
+#: what `--fresh` removes
+FILTER_OUTPUTS = (RUN_JSON, PLAN_JSON, PARTS, IMAGES, DUPLICATES, MANIFEST, SUMMARY)
+
+_counter = itertools.count()
+_counter_lock = threading.Lock()
+
+
+class RunLockedError(Rocov2Error):
+    """Another live process drives this run directory."""
+
+
+def temporary_name(path: Path) -> Path:
+    """`.<name>.<host>.<pid>.<n>.tmp` beside `path`: unique per writer and per write."""
+    with _counter_lock:
+        n = next(_counter)
+    return path.with_name(f".{path.name}.{HOST}.{os.getpid()}.{n}.tmp")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write-then-rename: a killed run leaves the old file or the new one, never half of one.
+    (No fsync: that guards against power loss, and costs ~2 ms per kept image.)"""
+    tmp = temporary_name(Path(path))
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_table_atomic(path: Path, table: pa.Table) -> None:
+    tmp = temporary_name(Path(path))
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json_atomic(path: Path, value) -> None:
+    write_atomic(path, json.dumps(value, indent=2, default=str).encode())
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stale_temporary(path: Path, max_age_s: float = 86_400) -> bool:
+    """A temporary whose writer is gone: a dead pid on this host, or (other hosts, whose pids we
+    cannot see) untouched for a day."""
+    parts = path.name.split(".")
+    # .<name...>.<host>.<pid>.<n>.tmp: the host may hold dots, the name too; pid and n are digits
+    if len(parts) < 5 or not parts[-3].isdigit():
+        return False
+    pid = int(parts[-3])
+    if f".{HOST}.{pid}." in path.name:
+        return not pid_alive(pid)
+    try:
+        return time.time() - path.stat().st_mtime > max_age_s
+    except FileNotFoundError:
+        return False
+
+
+@dataclass(frozen=True)
+class Lock:
+    """`RUN_DIR/lock`: who drives the run. Created exclusively; removed when the driver ends."""
+
+    path: Path
+    holder: dict
+
+    @classmethod
+    def acquire(cls, path: Path, command: str, force: bool = False, log=None) -> Lock:
+        me = {"host": HOST, "pid": os.getpid(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": command}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(3):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = read_json(path) or {}
+                if force:
+                    log and log(f"--force-unlock: removing {path} held by {describe(holder)}")
+                elif holder.get("host") == HOST and isinstance(holder.get("pid"), int) and not pid_alive(holder["pid"]):
+                    log and log(f"taking over {path}: its holder ({describe(holder)}) is no longer running")
+                elif not holder:
+                    continue  # being written right now, or empty: look again
+                else:
+                    raise RunLockedError(f"{path.parent} is in use by {describe(holder)}; wait for it, or if that "
+                                         "process is gone (another host, or a reused pid), rerun with --force-unlock")
+                path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            return cls(path, me)
+        raise RunLockedError(f"could not take {path}: another process keeps creating it")
+
+    def release(self) -> None:
+        if (read_json(self.path) or {}).get("pid") == self.holder["pid"] and (read_json(self.path) or {}).get("host") == HOST:
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> Lock:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def describe(holder: dict) -> str:
+    return (f"`rocov2-fast {holder.get('command', '?')}` (pid {holder.get('pid', '?')} on host {holder.get('host', '?')}, "
+            f"since {holder.get('started', '?')})")
+
+
+class RunDir:
+    """One run directory. Every stage reads and writes its files through here."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.parts = self.root / PARTS
+        self.images = self.root / IMAGES
+        self.logs = self.root / LOGS
+        self.run_json = self.root / RUN_JSON
+        self.plan_json = self.root / PLAN_JSON
+        self.lock_path = self.root / LOCK
+        self.duplicates = self.root / DUPLICATES
+        self.manifest = self.root / MANIFEST
+        self.summary = self.root / SUMMARY
+
+    # -- the whole directory -------------------------------------------------------------------
+
+    def clear_filter_outputs(self) -> None:
+        import shutil
+
+        for name in FILTER_OUTPUTS:
+            path = self.root / name
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+    def make_layout(self) -> None:
+        for folder in (self.parts, self.images, self.logs):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def remove_stale_temporaries(self) -> int:
+        removed = 0
+        for folder in (self.root, self.parts, self.images):
+            if folder.is_dir():
+                for tmp in folder.glob(".*.tmp"):
+                    if stale_temporary(tmp):
+                        tmp.unlink(missing_ok=True)
+                        removed += 1
+        return removed
+
+    def lock(self, command: str, force: bool = False, log=None) -> Lock:
+        return Lock.acquire(self.lock_path, command, force=force, log=log)
+
+    def lock_holder(self) -> dict | None:
+        """Who holds the lock now, if that process is alive (or on another host: unknown)."""
+        holder = read_json(self.lock_path)
+        if not holder:
+            return None
+        if holder.get("host") == HOST and isinstance(holder.get("pid"), int) and not pid_alive(holder["pid"]):
+            return None
+        return holder
+
+    # -- settings and plan ---------------------------------------------------------------------
+
+    def check_settings(self, config: dict) -> None:
+        """Records the run's settings, or checks that an existing run was made with the same."""
+        previous = read_json(self.run_json)
+        if previous is None:
+            write_json_atomic(self.run_json, config)
+            return
+        changed = sorted(k for k in config if previous.get(k) != config[k])
+        if changed:
+            raise Rocov2Error(f"{self.root} holds a run made with other {', '.join(changed)}: "
+                              "rerun with --fresh to start over, or use another --out")
+
+    def settings(self) -> dict:
+        config = read_json(self.run_json)
+        if config is None:
+            raise Rocov2Error(f"{self.root} holds no filter run ({RUN_JSON} is missing): run `rocov2-fast filter` first")
+        return config
+
+    def write_plan(self, plan: dict) -> None:
+        write_json_atomic(self.plan_json, plan)
+
+    def plan(self) -> dict:
+        plan = read_json(self.plan_json)
+        if plan is None:
+            raise Rocov2Error(f"{self.root} holds no shard plan ({PLAN_JSON}): run `rocov2-fast filter` on it first")
+        return plan
+
+    # -- shards --------------------------------------------------------------------------------
+
+    def part_path(self, shard: int) -> Path:
+        return self.parts / f"part-{shard:06d}.parquet"
+
+    def marker_path(self, shard: int) -> Path:
+        return self.parts / f"part-{shard:06d}.done"
+
+    def shard_done(self, shard: int) -> bool:
+        return self.marker_path(shard).exists() and self.part_path(shard).exists()
+
+    def markers(self) -> dict[int, dict]:
+        """Every finished shard's marker: its row and stage counts."""
+        out = {}
+        for path in self.parts.glob("part-*.done") if self.parts.is_dir() else ():
+            marker = read_json(path)
+            if marker is not None and self.part_path(int(path.stem[5:])).exists():
+                out[int(path.stem[5:])] = marker
+        return out
+
+    def write_image(self, name: str, data: bytes) -> str:
+        write_atomic(self.images / name, data)
+        return f"{IMAGES}/{name}"
+
+    def finish_shard(self, shard: int, table: pa.Table, marker: dict) -> None:
+        """Part first, then the marker: the marker's presence means the shard is complete."""
+        write_table_atomic(self.part_path(shard), table)
+        write_json_atomic(self.marker_path(shard), {"shard": shard, "rows": table.num_rows, **marker,
+                                                    "host": HOST, "pid": os.getpid()})
+
+    def read_parts(self, schema: pa.Schema) -> pa.Table:
+        tables = [pq.ParquetFile(self.part_path(k)).read().cast(schema) for k in sorted(self.markers())]
+        return pa.concat_tables(tables) if tables else schema.empty_table()
+
+    def log_path(self, command: str) -> Path:
+        return self.logs / f"{command}-{HOST}-{os.getpid()}.log"
