@@ -392,7 +392,7 @@ Bars run from 0 to 1 with a tick at the threshold; the score a card is sorted by
 Thumbnails link to the article on PMC; hover a caption for its full text.</p></div></div>
 </header>
 <main>{"".join(body)}</main>
-<footer>Made by <code>rocov2-fast inspect</code>. Change the thresholds with <code>rocov2-fast filter RUN_DIR --out RUN_DIR --rethreshold --compound-threshold X --radiology-threshold Y</code>.</footer>
+<footer>Made by <code>rocov2-fast inspect</code>. Change the thresholds with <code>rocov2-fast filter INPUT... --out RUN_DIR --rethreshold --compound-threshold X --radiology-threshold Y</code> (no decoding: the scores are stored).</footer>
 </body></html>
 """
 
