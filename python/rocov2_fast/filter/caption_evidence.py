@@ -118,21 +118,24 @@ RADIOLOGY_WEIGHTS: dict[str, float] = {
 }
 
 # --- compound vocabulary ----------------------------------------------------------------------
+_B = r"(?-u:\b)"  # ASCII word boundary: Rust regex's lazy DFA cannot do Unicode \b on non-ASCII text
 _L = r"[A-Ha-h]"
 _SEP = r"\s*(?:,|;|&|and|to|–|—|-|−)\s*"
 PANEL_PATTERNS: dict[str, str] = {
     # "(A)", "(a, b)", "(A and B)", "(a–c)", "(B,C)"
     "paren": rf"\(\s*{_L}(?:{_SEP}{_L})*\s*\)",
-    # sentence-initial labels "A) ...", "A: ...", "(A) ..." is above, "A. Axial ..." (next word capitalised)
-    "initial": r"(?:^|[.;:]\s+)(?-i:[A-H])(?:\)|:|\.\s+(?-i:[A-Z]))",
+    # sentence-initial labels "A) ...", "A: ...", "A. Axial ..." (next word capitalised)
+    "initial": r"(?:^|[.;:]\s+)(?-i:[A-H])(?:\)|:|\.\s+(?-i:[A-Z][A-Za-z]))",
     # "panel A", "panels A and B", "panels a–c"
-    "panel_letter": rf"(?i)\bpanels?\s+\(?{_L}\b(?:{_SEP}{_L}\b)*",
+    "panel_letter": rf"(?i){_B}panels?\s+\(?{_L}{_B}(?:{_SEP}{_L}{_B})*",
 }
+# the three as one alternation, for one extract_all pass
+_PANEL_ANY = "|".join(f"(?:{p})" for p in PANEL_PATTERNS.values())
 # left/right panel, upper row, bottom images, "(Left)", "(top)", "insets"
-PANEL_WORDS = (r"(?i)\b(?:left|right|upper|lower|top|bottom|middle|centre|center)\s+(?:panels?|rows?|columns?|images?|insets?|figures?|pictures?|photographs?)\b"
-               r"|\((?:left|right|top|bottom|upper|lower)(?: panels?)?\)|\bpanels\b|\binsets?\b"
+PANEL_WORDS = (rf"(?i){_B}(?:left|right|upper|lower|top|bottom|middle|centre|center)\s+(?:panels?|rows?|columns?|images?|insets?|figures?|pictures?|photographs?){_B}"
+               rf"|\((?:left|right|top|bottom|upper|lower)(?: panels?)?\)|{_B}panels{_B}|{_B}insets?{_B}"
                r"|(?:^|[.;]\s+)(?:left|right|top|bottom|upper|lower)\s*:")
-FIGURE_PANEL_REF = r"(?i)\bfig(?:ure)?s?\.?\s*\d+\s*\(?[A-Ha-h]\b"
+FIGURE_PANEL_REF = rf"(?i){_B}fig(?:ure)?s?\.?\s*\d+\s*\(?[A-Ha-h]{_B}"
 COMPOUND_FEATURES = ("letters", "panel_words", "figure_panel_ref")
 
 # caption_compound = sigmoid(C0 + C_LETTER * min(letters, 3) + C_WORDS * min(panel_words, 2)
@@ -154,7 +157,7 @@ def _series(captions: Sequence[str | None] | pl.Series) -> pl.Series:
 
 
 def _missing(s: pl.Series) -> np.ndarray:
-    return (s.is_null() | (s.str.strip_chars().str.len_chars() == 0)).fill_null(True).to_numpy()
+    return (s.is_null() | ~s.str.contains(r"\S")).fill_null(True).to_numpy()
 
 
 def radiology_features(captions: Sequence[str | None] | pl.Series) -> np.ndarray:
@@ -171,9 +174,8 @@ def compound_features(captions: Sequence[str | None] | pl.Series) -> np.ndarray:
     """(n, 3) float32: distinct panel letters referenced, panel-word count, "Figure 2B" count."""
     s = _series(captions).fill_null("")
     df = pl.DataFrame({"c": s})
-    found = [pl.col("c").str.extract_all(p) for p in PANEL_PATTERNS.values()]
     out = df.select(
-        letters=pl.concat_list(found).list.join(" ").str.extract_all(r"\b[A-Ha-h]\b")
+        letters=pl.col("c").str.extract_all(_PANEL_ANY).list.join(" ").str.extract_all(rf"{_B}[A-Ha-h]{_B}")
         .list.eval(pl.element().str.to_lowercase()).list.n_unique(),
         panel_words=pl.col("c").str.count_matches(PANEL_WORDS),
         figure_panel_ref=pl.col("c").str.count_matches(FIGURE_PANEL_REF),
