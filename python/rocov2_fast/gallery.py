@@ -306,13 +306,12 @@ def render_card(card: Card, thresholds: dict, margin: float) -> str:
     where = " · ".join(x for x in (
         f'<a href="{esc(link)}" target="_blank" rel="noopener">{esc(r.get("pmcid"))}</a>' if link else esc(r.get("pmcid") or ""),
         esc(Path(r["member"]).name) if r.get("member") else "", size) if x)
-    note = f'<p class="note">{esc(card.note)}</p>' if card.note and card.thumb is None else ""
     return (f'<figure class="card {esc(fate)} {esc(label)}" id="img-{ident}" data-score="{"" if card.score is None else f"{card.score:.6f}"}" '
             f'data-decision="{card.decision}" data-fate="{esc(fate)}">{thumb}<figcaption>'
             f'<div class="head"><span class="badge {esc(label)}">{esc(label)}</span><span class="id" title="{ident}">{ident}</span></div>'
             f'{scores}' + (f'<div class="extra">{"".join(extra)}</div>' if extra else "")
             + (f'<p class="reason">{reason}</p>' if reason else "")
-            + f'{caption_html}{note}<p class="where">{where}</p></figcaption></figure>')
+            + f'{caption_html}<p class="where">{where}</p></figcaption></figure>')
 
 
 def histogram(name: str, scores: list[float], threshold: float | None, bins: int = 20) -> str:
@@ -354,7 +353,7 @@ def render(run: Path, manifest: pl.DataFrame, thresholds: dict, cards: list[Card
         chosen.append(f"a sample of {len(cards)} of {sampled_from} (seed {opts.seed})")
     unreadable = sum(c.thumb is None for c in cards)
     if unreadable:
-        chosen.append(f'<span class="warn">{unreadable} without a thumbnail (see their notes)</span>')
+        chosen.append(f'<span class="warn">{unreadable} without a thumbnail (each placeholder says why)</span>')
     th = " · ".join(f"{k} {'?' if v is None else f'{v:g}'}" for k, v in thresholds.items())
 
     body = []
@@ -388,7 +387,7 @@ def render(run: Path, manifest: pl.DataFrame, thresholds: dict, cards: list[Card
 <p>Thresholds: <b>{esc(th)}</b>. Showing <b>{len(cards)}</b> cards; {" · ".join(chosen)}.</p>
 <p class="legend"><span class="badge kept">kept</span> <span class="badge compound">compound</span>
 <span class="badge radiology">radiology</span> <span class="badge duplicate">duplicate</span>
-Bars run from 0 to 1 with a tick at the threshold; the score a card is sorted by is in bold; a score close to its threshold is marked <span class="near-mark">near</span>.
+Bars run from 0 to 1 with a tick at the threshold; the score a card is sorted by is in bold; a score within {opts.margin:g} of its threshold is <span class="near-mark">highlighted</span>.
 Thumbnails link to the article on PMC; hover a caption for its full text.</p></div></div>
 </header>
 <main>{"".join(body)}</main>
@@ -434,20 +433,18 @@ figcaption { padding: 7px 9px 8px; display: flex; flex-direction: column; gap: 3
 .badge { color: #fff; border-radius: 10px; padding: 0 7px; font-size: 11px; font-weight: 600; background: var(--mute); white-space: nowrap; }
 .badge.kept { background: var(--kept); } .badge.compound { background: var(--compound); }
 .badge.radiology { background: var(--radiology); } .badge.duplicate { background: var(--duplicate); }
-.score { display: grid; grid-template-columns: 62px 1fr 78px; align-items: center; gap: 6px; font-size: 11px; color: var(--mute); }
+.score { display: grid; grid-template-columns: 60px 1fr 80px; align-items: center; gap: 6px; font-size: 11px; color: var(--mute); }
 .score.decided { color: var(--ink); font-weight: 600; }
 .score .track { position: relative; height: 7px; background: #eaeef2; border-radius: 4px; }
 .score .track b { position: absolute; left: 0; top: 0; bottom: 0; border-radius: 4px; background: #8c959f; }
 .score.decided .track b { background: #0969da; }
 .score .tick { position: absolute; top: -3px; bottom: -3px; width: 2px; margin-left: -1px; background: var(--ink); }
 .score .value { font-variant-numeric: tabular-nums; white-space: nowrap; } .score small { color: var(--mute); font-weight: normal; }
-.score.near .value::after, .near-mark { content: "near"; background: #fff8c5; color: #7d4e00; border: 1px solid #d4a72c; border-radius: 3px;
-                                        font-size: 9px; padding: 0 3px; margin-left: 3px; font-weight: 600; }
+.score.near .value, .near-mark { background: #fff8c5; box-shadow: 0 0 0 1px #d4a72c; border-radius: 3px; padding: 0 2px; }
 .extra { display: flex; flex-wrap: wrap; gap: 2px 10px; font-size: 11px; color: var(--mute); }
 .reason { margin: 0; font-size: 11px; color: var(--radiology); }
 .caption { margin: 2px 0 0; font-size: 12px; } .caption.empty { color: var(--mute); font-style: italic; }
-.note { margin: 0; font-size: 11px; color: var(--radiology); }
-.where { margin: 0; font-size: 11px; color: var(--mute); margin-top: auto; word-break: break-all; }
+.where { margin: 0; font-size: 11px; color: var(--mute); margin-top: auto; overflow-wrap: anywhere; }
 a { color: #0969da; text-decoration: none; } a:hover { text-decoration: underline; }
 .rule { grid-column: 1 / -1; display: flex; align-items: center; gap: 10px; color: var(--radiology); font-size: 12px; font-weight: 600; }
 .rule::before, .rule::after { content: ""; flex: 1; border-top: 2px dashed var(--radiology); }
