@@ -164,6 +164,13 @@ def main() -> int:
     _, c_roco = ce.score_captions(caps)
     report["compound_flagged_roco"] = {"radiology": round(float((c_roco[y == 1] >= ce.COMPOUND_CAPTION_THRESHOLD).mean()), 4),
                                        "non_radiology": round(float((c_roco[y == 0] >= ce.COMPOUND_CAPTION_THRESHOLD).mean()), 4)}
+    hand = ROOT / "tests" / "fixtures" / "compound_captions" / "flagged_sample_hand_labels.tsv"
+    with open(hand, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    _, c_hand = ce.score_captions([r["caption"] for r in rows])
+    report["compound_hand_read_sample"] = {lab: {"n": sum(r["reading"] == lab for r in rows),
+                                                 "flagged": int(sum(r["reading"] == lab and x >= ce.COMPOUND_CAPTION_THRESHOLD for r, x in zip(rows, c_hand)))}
+                                           for lab in ("panels", "one_image", "unclear")}
     js = jats_captions()
     r_j, c_j = ce.score_captions([c for _, _, c in js])
     report["jats_fixture_captions"] = [{"file": f, "figure": fid, "caption_radiology": round(float(r), 3),

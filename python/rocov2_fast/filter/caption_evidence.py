@@ -136,17 +136,27 @@ PANEL_WORDS = (rf"(?i){_B}(?:left|right|upper|lower|top|bottom|middle|centre|cen
                rf"|\((?:left|right|top|bottom|upper|lower)(?: panels?)?\)|{_B}panels{_B}|{_B}insets?{_B}"
                r"|(?:^|[.;]\s+)(?:left|right|top|bottom|upper|lower)\s*:")
 FIGURE_PANEL_REF = rf"(?i){_B}fig(?:ure)?s?\.?\s*\d+\s*\(?[A-Ha-h]{_B}"
-COMPOUND_FEATURES = ("letters", "panel_words", "figure_panel_ref")
+# a panel label where panel descriptions start: caption start or after . ; : ("(A) Axial CT", "B) ...")
+LEAD_LABEL = rf"(?:^|[.;:]\s+)(?:\(\s*{_L}(?:{_SEP}{_L})*\s*\)|(?-i:[A-H])[):])"
+# single capital letters outside A–H in parentheses ("(L) liver", "(T) tympanic cavity", "(R)"):
+# structures labelled inside one image, which makes "(A) ... (B)" in the same caption likelier labels too
+# (I, V, X left out: roman panel numbers)
+OTHER_LABEL = r"\((?-i:[J-UWYZ])\)"
+COMPOUND_FEATURES = ("letters", "panel_words", "figure_panel_ref", "lead_label", "other_label")
 
 # caption_compound = sigmoid(C0 + C_LETTER * min(letters, 3) + C_WORDS * min(panel_words, 2)
-#                            + C_FIGREF * min(figure_panel_ref, 1)), hand-set (no labels):
-#   no evidence 0.05, one panel letter 0.31 (often an in-image label: "(A) venous drainage"),
-#   two distinct letters 0.80, three or more 0.97, a panel word alone 0.50, two 0.95,
-#   a "Figure 2B" reference alone 0.12 (it may point at another figure).
+#                            + C_FIGREF * min(figure_panel_ref, 1) + C_LEAD * min(lead_label, 1)
+#                            + C_OTHER * min(other_label, 1)), hand-set (no labels to fit on):
+#   no evidence 0.05; one panel letter 0.31 (often an in-image label: "(A) venous drainage"), 0.45 when
+#   it opens a sentence; two distinct letters 0.80 (0.87 with a lead label, 0.48 next to an "(L)"-style
+#   label); three or more 0.97; a panel word alone 0.38 ("Inset shows", "sagittal (right)"), two 0.88; "Figure 2B" alone 0.12 (it may
+#   point at another figure).
 COMPOUND_INTERCEPT = -3.0
 COMPOUND_LETTER = 2.2
-COMPOUND_WORDS = 3.0
+COMPOUND_WORDS = 2.5
 COMPOUND_FIGREF = 1.0
+COMPOUND_LEAD = 0.6
+COMPOUND_OTHER = -1.5
 #: caption_compound >= this reads as "the caption describes several panels" (two distinct letters)
 COMPOUND_CAPTION_THRESHOLD = 0.5
 
@@ -171,7 +181,8 @@ def radiology_features(captions: Sequence[str | None] | pl.Series) -> np.ndarray
 
 
 def compound_features(captions: Sequence[str | None] | pl.Series) -> np.ndarray:
-    """(n, 3) float32: distinct panel letters referenced, panel-word count, "Figure 2B" count."""
+    """(n, 5) float32: distinct panel letters referenced, panel-word count, "Figure 2B" count,
+    panel labels in lead position, other single-letter labels (COMPOUND_FEATURES)."""
     s = _series(captions).fill_null("")
     df = pl.DataFrame({"c": s})
     out = df.select(
@@ -179,6 +190,8 @@ def compound_features(captions: Sequence[str | None] | pl.Series) -> np.ndarray:
         .list.eval(pl.element().str.to_lowercase()).list.n_unique(),
         panel_words=pl.col("c").str.count_matches(PANEL_WORDS),
         figure_panel_ref=pl.col("c").str.count_matches(FIGURE_PANEL_REF),
+        lead_label=pl.col("c").str.count_matches(LEAD_LABEL),
+        other_label=pl.col("c").str.count_matches(OTHER_LABEL),
     )
     return np.stack([out[c].fill_null(0).to_numpy().astype(np.float32) for c in COMPOUND_FEATURES], axis=1)
 
@@ -200,7 +213,8 @@ def radiology_from_features(x: np.ndarray, weights: dict[str, float] | None = No
 
 def compound_from_features(x: np.ndarray) -> np.ndarray:
     z = (COMPOUND_INTERCEPT + COMPOUND_LETTER * np.minimum(x[:, 0], 3) + COMPOUND_WORDS * np.minimum(x[:, 1], 2)
-         + COMPOUND_FIGREF * np.minimum(x[:, 2], 1))
+         + COMPOUND_FIGREF * np.minimum(x[:, 2], 1) + COMPOUND_LEAD * np.minimum(x[:, 3], 1)
+         + COMPOUND_OTHER * np.minimum(x[:, 4], 1))
     return _sigmoid(z)
 
 
