@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,3 +222,99 @@ def export_onnx(model, out: Path, size: int, meta: dict) -> None:
     proto = onnx.load_from_string(buf.getvalue())
     onnx.helper.set_model_props(proto, {k: json.dumps(v) if not isinstance(v, str) else v for k, v in meta.items()})
     onnx.save(proto, str(out))
+
+
+def from_onnx(path: Path):
+    """A Deployable MobileNetV3-Small holding the weights of an exported model (ours: Conv+BatchNorm were
+    fused at export, so each BatchNorm comes back as the identity plus the fused bias). Fine-tune it with
+    the BatchNorm layers frozen (`freeze_batchnorm`)."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+    from torch import nn
+    from torchvision.models import mobilenet_v3_small
+
+    proto = onnx.load(str(path))
+    init = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+    net = mobilenet_v3_small(num_classes=1)
+    state = net.state_dict()
+    named = {k: v for k, v in init.items() if k.startswith("net.")}
+    for k, v in named.items():
+        state[k[4:]] = torch.from_numpy(v.copy())
+    fused = [n for n in proto.graph.node if n.op_type == "Conv" and not n.input[1].startswith("net.")]
+    pairs, last_conv = [], None
+    for name, module in net.named_modules():
+        if isinstance(module, nn.Conv2d):
+            last_conv = name
+        elif isinstance(module, nn.BatchNorm2d):
+            pairs.append((last_conv, name, module.eps))
+    if len(pairs) != len(fused):
+        raise ValueError(f"{path}: {len(fused)} fused convolutions, the network has {len(pairs)}")
+    for (conv, bn, eps), node in zip(pairs, fused):
+        state[f"{conv}.weight"] = torch.from_numpy(init[node.input[1]].copy())
+        bias = init[node.input[2]] if len(node.input) > 2 else np.zeros(state[f"{bn}.weight"].shape, np.float32)
+        state[f"{bn}.weight"] = torch.ones_like(state[f"{bn}.weight"])
+        state[f"{bn}.bias"] = torch.from_numpy(bias.copy())
+        state[f"{bn}.running_mean"] = torch.zeros_like(state[f"{bn}.running_mean"])
+        state[f"{bn}.running_var"] = torch.full_like(state[f"{bn}.running_var"], 1 - eps)
+    net.load_state_dict(state)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    return Deployable(net, json.loads(meta.get("mean", json.dumps(IMAGENET_MEAN))), json.loads(meta.get("std", json.dumps(IMAGENET_STD))))
+
+
+def freeze_batchnorm(model) -> None:
+    """BatchNorm layers in eval mode with fixed parameters (fine-tuning a fused, exported model)."""
+    from torch import nn
+
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad_(False)
+
+
+def fit(model, x, y, *, epochs: int, batch_size: int = 32, lr: float = 1e-3, seed: int = 0, frozen_bn: bool = False,
+        log=print):
+    """Trains `model` (a Deployable) on uint8 N×S×S×3 pixels `x` with 0/1 labels `y`; class-balanced loss,
+    random horizontal flips, cosine learning rate."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    x_all = torch.from_numpy(x)
+    y_all = torch.from_numpy(y.astype(np.float32))
+    pos = max(1.0, float(y.sum()))
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(y) - pos) / pos))
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+    steps = epochs * math.ceil(len(y) / batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.15)
+    history = []
+    for epoch in range(epochs):
+        model.train()
+        if frozen_bn:
+            freeze_batchnorm(model)
+        order = torch.randperm(len(y), generator=generator)
+        total = 0.0
+        for start in range(0, len(order), batch_size):
+            batch = order[start:start + batch_size]
+            optimiser.zero_grad()
+            loss = loss_fn(model.logits(augment(x_all[batch], generator)), y_all[batch])
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += float(loss.detach()) * len(batch)
+        history.append({"epoch": epoch + 1, "train_loss": round(total / len(y), 5)})
+        log(json.dumps(history[-1]))
+    model.eval()
+    return history
+
+
+def predict(model, x: np.ndarray, batch_size: int = 128) -> np.ndarray:
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        t = torch.from_numpy(x)
+        return torch.cat([model(t[i:i + batch_size]) for i in range(0, len(t), batch_size)]).numpy() if len(t) else np.zeros(0)

@@ -1,0 +1,15 @@
+"""Model development for the default filter models: real images and realistic renders in the loop.
+
+- `real`: the real images this machine has without downloading anything (the CC BY chest radiographs
+  in `../shared/data/real-figures`, the DICOM test files of `pydicom-data` / `pydicom` rendered to
+  8 bits, the sample images of scikit-image and matplotlib, slices of the real MR volumes nibabel
+  ships), each with its source, kind, credit and a group (the source image) for splitting.
+- `render`: figures made with the libraries that make the real thing (matplotlib / seaborn charts,
+  graphviz or matplotlib flow diagrams, RDKit structures, tables, text, gels, annotated slices).
+- `compose`: compound figures the way journals build them (2–9 panels, gutters, letters, mosaics,
+  insets).
+- `dataset`: the deterministic mix, the FIXED test split (by source image: never in training), the
+  per-source / per-kind evaluation and the threshold choice.
+
+Everything is generated from a seed; nothing is downloaded at run time.
+"""
