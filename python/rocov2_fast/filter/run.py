@@ -163,7 +163,7 @@ def run_filter(opts: FilterOptions) -> dict:
     check_options(opts)
     run = RunDir(opts.out)
     run.root.mkdir(parents=True, exist_ok=True)
-    log = runlog.setup(run.log_path("filter"), console=opts.show_progress is not False)
+    log = runlog.setup(run.log_path("filter"))
     lock_path = run.lock_path if opts.num_nodes == 1 else run.root / f"lock-node-{opts.node_rank}"
     from ..rundir import Lock
 

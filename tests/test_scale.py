@@ -1,0 +1,224 @@
+"""The filter at scale on one node: several shard workers (CPU sessions standing in for GPUs) give
+the same result as one, a worker killed mid-run loses nothing, the run directory refuses a second
+driver, a run split over nodes (`--num-nodes/--node-rank`) finishes with `--finish-only`, and a
+run can be watched (`status`, logs, plain progress lines, `--dry-run`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from rocov2_fast import synth
+from rocov2_fast.errors import Rocov2Error
+from rocov2_fast.rundir import HOST, RunDir
+
+SCORES = ("compound_score", "radiology_score")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("scale_corpus")
+    synth.generate(out, synth.Options(articles=40, seed=5, profile="tiny", faults=True))
+    return out
+
+
+def filter_cli(corpus: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "rocov2_fast.cli", "filter", str(corpus), "--out", str(out), "--workers", "2",
+            "--shard-size", "3", "--file-list", str(corpus / "oa_file_list.csv"), *extra]
+
+
+def run_cli(args: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, timeout=300, **kw)
+
+
+@pytest.fixture(scope="module")
+def reference(corpus, tmp_path_factory) -> Path:
+    """One in-process worker: the result every other way of running must equal."""
+    out = tmp_path_factory.mktemp("reference") / "run"
+    done = run_cli(filter_cli(corpus, out, "--no-progress"))
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def snapshot(out: Path) -> tuple[pl.DataFrame, dict[str, bytes]]:
+    manifest = pl.read_parquet(out / "manifest.parquet").sort("archive", "figure_index", "graphic", nulls_last=True)
+    return manifest, {p.name: p.read_bytes() for p in sorted((out / "images").iterdir())}
+
+
+def assert_same_result(out: Path, reference: Path) -> None:
+    """Same rows, fates, reasons and kept bytes. Scores are compared to 1e-5: onnxruntime's thread
+    count (which differs between one worker and several) may change float summation order."""
+    manifest, images = snapshot(out)
+    ref_manifest, ref_images = snapshot(reference)
+    assert manifest.drop(*SCORES).equals(ref_manifest.drop(*SCORES))
+    for column in SCORES:
+        diff = (manifest[column] - ref_manifest[column]).abs().max()
+        assert diff is None or diff < 1e-5, (column, diff)
+    assert images == ref_images
+    assert not list(out.rglob("*.tmp"))
+
+
+def workers_that_scored(out: Path) -> dict[str, int]:
+    scored: dict[str, int] = {}
+    for marker in RunDir(out).markers().values():
+        ok = marker["counts"]["statuses"].get("ok", 0)
+        scored[marker["worker"]] = scored.get(marker["worker"], 0) + ok
+    return scored
+
+
+def test_two_workers_each_score_images_and_equal_one_worker(corpus, reference, tmp_path):
+    out = tmp_path / "two"
+    done = run_cli(filter_cli(corpus, out, "--shard-workers", "2", "--no-progress"))
+    assert done.returncode == 0, done.stderr
+    scored = workers_that_scored(out)
+    assert set(scored) == {"worker-0", "worker-1"} and min(scored.values()) > 0, scored
+    assert_same_result(out, reference)
+
+
+def test_a_worker_killed_mid_run_loses_nothing(corpus, reference, tmp_path):
+    psutil = pytest.importorskip("psutil")
+    out = tmp_path / "killed_worker"
+    proc = subprocess.Popen(filter_cli(corpus, out, "--shard-workers", "2", "--no-progress"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    killed = None
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and killed is None:
+        children = []
+        for child in psutil.Process(proc.pid).children():
+            try:
+                if "spawn_main" in " ".join(child.cmdline()):  # the worker processes, not the resource tracker
+                    children.append(child)
+            except psutil.Error:
+                pass
+        if len(list((out / "manifest").glob("*.done"))) >= 1 and len(children) == 2:
+            children[0].send_signal(signal.SIGKILL)
+            killed = children[0].pid
+        time.sleep(0.01)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert killed is not None, "the run ended before a worker could be killed"
+    assert_same_result(out, reference)
+
+
+def test_a_second_driver_on_the_same_run_dir_is_refused(corpus, tmp_path):
+    out = tmp_path / "locked"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (out / "lock").write_text(json.dumps({"host": HOST, "pid": holder.pid, "started": "2026-01-01T00:00:00",
+                                              "command": "filter"}))
+        refused = run_cli(filter_cli(corpus, out, "--no-progress"))
+        assert refused.returncode == 2
+        assert refused.stderr.startswith("error: ") and len(refused.stderr.strip().splitlines()) == 1
+        assert f"pid {holder.pid} on host {HOST}" in refused.stderr and "--force-unlock" in refused.stderr
+        assert not (out / "manifest.parquet").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder is dead now: its stale lock is taken over, with a message
+    taken = run_cli(filter_cli(corpus, out, "--no-progress"))
+    assert taken.returncode == 0, taken.stderr
+    assert "taking over" in taken.stderr and not (out / "lock").exists()
+
+
+def test_a_lock_from_another_host_needs_force_unlock(corpus, reference, tmp_path):
+    out = tmp_path / "other_host"
+    out.mkdir()
+    (out / "lock").write_text(json.dumps({"host": "node-17", "pid": 1, "started": "x", "command": "filter"}))
+    assert run_cli(filter_cli(corpus, out, "--no-progress")).returncode == 2
+    forced = run_cli(filter_cli(corpus, out, "--no-progress", "--force-unlock"))
+    assert forced.returncode == 0, forced.stderr
+    assert_same_result(out, reference)
+
+
+def test_temporaries_of_dead_writers_are_removed_and_live_ones_kept(corpus, tmp_path):
+    out = tmp_path / "stale"
+    (out / "images").mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = out / "images" / f".PMC1_f1.jpg.{HOST}.{int(dead.stdout)}.0.tmp"
+    live = out / "images" / f".PMC1_f2.jpg.{HOST}.{os.getpid()}.0.tmp"
+    stale.write_bytes(b"half")
+    live.write_bytes(b"being written")
+    done = run_cli(filter_cli(corpus, out, "--no-progress"))
+    assert done.returncode == 0, done.stderr
+    assert not stale.exists() and live.exists()
+
+
+def test_nodes_split_the_shards_and_finish_only_merges(corpus, reference, tmp_path):
+    out = tmp_path / "nodes"
+    early = run_cli(filter_cli(corpus, out, "--no-progress", "--num-nodes", "2", "--node-rank", "1"))
+    assert early.returncode == 0, early.stderr
+    assert not (out / "manifest.parquet").exists()
+    done = set(RunDir(out).markers())
+    plan = RunDir(out).plan()
+    assert done == {k for k in range(plan["shards"]) if k % 2 == 1}
+    # finishing before node 0 is done is refused, with what is missing
+    refused = run_cli([sys.executable, "-m", "rocov2_fast.cli", "filter", "--out", str(out), "--finish-only"])
+    assert refused.returncode == 2 and "not done yet" in refused.stderr
+    status = json.loads(run_cli([sys.executable, "-m", "rocov2_fast.cli", "status", str(out), "--json"]).stdout)
+    assert status["shards_done"] == len(done) and not status["running"] and not status["finished"]
+    assert status["funnel_so_far"]["images"] > 0
+    assert run_cli(filter_cli(corpus, out, "--no-progress", "--num-nodes", "2", "--node-rank", "0")).returncode == 0
+    finished = run_cli([sys.executable, "-m", "rocov2_fast.cli", "filter", "--out", str(out), "--finish-only"])
+    assert finished.returncode == 0, finished.stderr
+    assert_same_result(out, reference)
+    status = json.loads(run_cli([sys.executable, "-m", "rocov2_fast.cli", "status", str(out), "--json"]).stdout)
+    assert status["finished"] and status["funnel"] == json.loads((out / "summary.json").read_text())["funnel"]
+
+
+def test_off_a_terminal_progress_lines_and_a_log_file(corpus, tmp_path):
+    out = tmp_path / "watched"
+    done = run_cli(filter_cli(corpus, out, "--progress-interval", "0"))  # stderr is a pipe here
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "progress:" in line]
+    assert lines and "shards" in lines[-1] and "images/s" in lines[-1] and "ETA" in lines[-1]
+    (log,) = (out / "logs").glob("filter-*.log")
+    assert log.name == f"filter-{HOST}-{log.name.split('-')[-1]}"
+    text = log.read_text()
+    assert "shard 0 done" in text and "finished:" in text
+    assert text.splitlines()[0][:4].isdigit()  # timestamped
+    human = run_cli([sys.executable, "-m", "rocov2_fast.cli", "status", str(out)])
+    assert "not running" in human.stdout and "finished:" in human.stdout
+
+
+def test_dry_run_counts_without_reading_or_writing(corpus, tmp_path):
+    out = tmp_path / "dry"
+    listed = pl.read_csv(corpus / "oa_file_list.csv")
+    excluded = listed.filter(~pl.col("License").is_in(["CC BY", "CC BY-NC"]))
+    result = run_cli(filter_cli(corpus, out, "--dry-run"))
+    assert result.returncode == 0, result.stderr
+    packages = sum(int(line.split(": ")[1].split(" packages")[0]) for line in result.stdout.splitlines()
+                   if "excluded by the file list" in line)
+    assert packages == excluded.height > 0
+    shards = -(-len(list(corpus.glob("**/*.tar.gz"))) // 3)
+    assert f"{shards} (0 done, {shards} to do)" in result.stdout
+    assert not out.exists()
+
+
+def test_a_worker_that_cannot_see_the_inputs_says_so(corpus, reference, tmp_path):
+    import shutil
+
+    from rocov2_fast.filter.worker import ShardWorker, WorkerSpec
+
+    out = tmp_path / "elsewhere"
+    shutil.copytree(reference, out)
+    plan = json.loads((out / "plan.json").read_text())
+    plan["sources"] = ["/mnt/not-mounted-here" + s for s in plan["sources"]]
+    (out / "plan.json").write_text(json.dumps(plan))
+    with pytest.raises(Rocov2Error, match="shared filesystem"):
+        ShardWorker(WorkerSpec(run_dir=str(out)))
+
+
+def test_version_and_gpus_all_without_cuda(corpus, tmp_path):
+    version = run_cli([sys.executable, "-m", "rocov2_fast.cli", "--version"])
+    assert version.returncode == 0 and version.stdout.startswith("rocov2-fast ")
+    no_gpu = run_cli(filter_cli(corpus, tmp_path / "all", "--gpus", "all"), env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    assert no_gpu.returncode == 2 and no_gpu.stderr.startswith("error: ")
