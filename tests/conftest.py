@@ -42,3 +42,22 @@ def built_run(dataset_corpus, tmp_path_factory) -> tuple[Path, list[str]]:
     build(BuildOptions(inputs=[str(dataset_corpus)], out=run, file_list=str(dataset_corpus / "oa_file_list.csv"),
                        min_images=1, show_progress=False), log=lines.append)
     return run, lines
+
+
+@pytest.fixture(scope="session")
+def scale_corpus(tmp_path_factory) -> Path:
+    """The corpus every executor runs over (test_scale.py, test_ray.py): 15 shards of 3 packages."""
+    out = tmp_path_factory.mktemp("scale_corpus")
+    synth.generate(out, synth.Options(articles=40, seed=5, profile="tiny", faults=True))
+    return out
+
+
+@pytest.fixture(scope="session")
+def scale_reference(scale_corpus, tmp_path_factory) -> Path:
+    """One in-process worker: the result every other way of running must equal."""
+    from helpers import filter_cli, run_cli
+
+    out = tmp_path_factory.mktemp("reference") / "run"
+    done = run_cli(filter_cli(scale_corpus, out, "--no-progress"))
+    assert done.returncode == 0, done.stderr
+    return out

@@ -50,3 +50,39 @@ def scan_rows(tmp_path: Path, *inputs: Path, **options) -> pl.DataFrame:
     return pl.read_parquet(out)
 
 
+
+
+# -- filter runs compared across executors (test_scale.py, test_ray.py) -----------------------
+
+SCORES = ("compound_score", "radiology_score")
+
+
+def filter_cli(corpus: Path, out: Path, *extra: str) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "rocov2_fast.cli", "filter", str(corpus), "--out", str(out), "--workers", "2",
+            "--shard-size", "3", "--file-list", str(corpus / "oa_file_list.csv"), *extra]
+
+
+def run_cli(args: list[str], **kw):
+    import subprocess
+
+    return subprocess.run(args, capture_output=True, text=True, timeout=300, **kw)
+
+
+def run_snapshot(out: Path) -> tuple[pl.DataFrame, dict[str, bytes]]:
+    manifest = pl.read_parquet(out / "manifest.parquet").sort("archive", "figure_index", "graphic", nulls_last=True)
+    return manifest, {p.name: p.read_bytes() for p in sorted((out / "images").iterdir())}
+
+
+def assert_same_result(out: Path, reference: Path) -> None:
+    """Same rows, fates, reasons and kept bytes. Scores are compared to 1e-5: onnxruntime's thread
+    count (which differs between one worker and several) may change float summation order."""
+    manifest, images = run_snapshot(out)
+    ref_manifest, ref_images = run_snapshot(reference)
+    assert manifest.drop(*SCORES).equals(ref_manifest.drop(*SCORES))
+    for column in SCORES:
+        diff = (manifest[column] - ref_manifest[column]).abs().max()
+        assert diff is None or diff < 1e-5, (column, diff)
+    assert images == ref_images
+    assert not list(out.rglob("*.tmp"))

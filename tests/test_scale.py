@@ -16,54 +16,18 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from rocov2_fast import synth
+from helpers import assert_same_result, filter_cli, run_cli
 from rocov2_fast.errors import Rocov2Error
 from rocov2_fast.rundir import HOST, RunDir
 
-SCORES = ("compound_score", "radiology_score")
+@pytest.fixture
+def corpus(scale_corpus) -> Path:
+    return scale_corpus
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("scale_corpus")
-    synth.generate(out, synth.Options(articles=40, seed=5, profile="tiny", faults=True))
-    return out
-
-
-def filter_cli(corpus: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "rocov2_fast.cli", "filter", str(corpus), "--out", str(out), "--workers", "2",
-            "--shard-size", "3", "--file-list", str(corpus / "oa_file_list.csv"), *extra]
-
-
-def run_cli(args: list[str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(args, capture_output=True, text=True, timeout=300, **kw)
-
-
-@pytest.fixture(scope="module")
-def reference(corpus, tmp_path_factory) -> Path:
-    """One in-process worker: the result every other way of running must equal."""
-    out = tmp_path_factory.mktemp("reference") / "run"
-    done = run_cli(filter_cli(corpus, out, "--no-progress"))
-    assert done.returncode == 0, done.stderr
-    return out
-
-
-def snapshot(out: Path) -> tuple[pl.DataFrame, dict[str, bytes]]:
-    manifest = pl.read_parquet(out / "manifest.parquet").sort("archive", "figure_index", "graphic", nulls_last=True)
-    return manifest, {p.name: p.read_bytes() for p in sorted((out / "images").iterdir())}
-
-
-def assert_same_result(out: Path, reference: Path) -> None:
-    """Same rows, fates, reasons and kept bytes. Scores are compared to 1e-5: onnxruntime's thread
-    count (which differs between one worker and several) may change float summation order."""
-    manifest, images = snapshot(out)
-    ref_manifest, ref_images = snapshot(reference)
-    assert manifest.drop(*SCORES).equals(ref_manifest.drop(*SCORES))
-    for column in SCORES:
-        diff = (manifest[column] - ref_manifest[column]).abs().max()
-        assert diff is None or diff < 1e-5, (column, diff)
-    assert images == ref_images
-    assert not list(out.rglob("*.tmp"))
+@pytest.fixture
+def reference(scale_reference) -> Path:
+    return scale_reference
 
 
 def workers_that_scored(out: Path) -> dict[str, int]:

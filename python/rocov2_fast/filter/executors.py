@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import queue
-import time
 import traceback
 from collections import deque
 from collections.abc import Callable

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..assets import model_path
 from ..errors import Rocov2Error
 
-MODELS_DIR = Path(__file__).resolve().parents[3] / "models"
 DEFAULT_MODELS = {"compound": "compound.onnx", "radiology": "radiology.onnx"}
 
 
@@ -26,11 +26,32 @@ class GpuUnavailableError(Rocov2Error):
 
 
 def default_model_path(kind: str) -> Path:
-    """The shipped model: `models/` of a source checkout, or the copy installed in the package."""
-    for base in (MODELS_DIR, Path(__file__).resolve().parent.parent / "models"):
-        if (base / DEFAULT_MODELS[kind]).exists():
-            return base / DEFAULT_MODELS[kind]
+    """The shipped model (`rocov2_fast/models/`, in the wheel too)."""
+    path = model_path(DEFAULT_MODELS[kind])
+    if path.exists():
+        return path
     raise FileNotFoundError(f"no default {kind} model; pass --{kind}-model PATH (train one with `rocov2-fast train-filter`)")
+
+
+def onnxruntime():
+    """The onnxruntime module, or one line saying how to install exactly one runtime."""
+    from importlib import metadata
+
+    installed = []
+    for dist in ("onnxruntime", "onnxruntime-gpu"):
+        try:
+            metadata.version(dist)
+            installed.append(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    if len(installed) > 1:
+        raise Rocov2Error("both onnxruntime and onnxruntime-gpu are installed; they ship the same module and the CUDA "
+                          "provider can vanish: pip uninstall -y onnxruntime onnxruntime-gpu && pip install 'rocov2-fast[gpu]'")
+    try:
+        import onnxruntime as ort
+    except ImportError as e:
+        raise Rocov2Error("no ONNX runtime installed: pip install 'rocov2-fast[cpu]' (or 'rocov2-fast[gpu]' on a CUDA machine)") from e
+    return ort
 
 
 def visible_gpus() -> int:
@@ -50,13 +71,11 @@ def visible_gpus() -> int:
 
 def require_cuda(gpus: int) -> None:
     """Fails with what to do when onnxruntime cannot use CUDA here."""
-    import onnxruntime as ort
-
-    available = ort.get_available_providers()
+    available = onnxruntime().get_available_providers()
     if "CUDAExecutionProvider" not in available:
         raise GpuUnavailableError(
-            f"--gpus {gpus}: onnxruntime has no CUDAExecutionProvider here (available: {', '.join(available)}). "
-            "Install the gpu extra (onnxruntime-gpu) on a CUDA machine, or run with --gpus 0 for the CPU.")
+            f"--gpus {gpus if gpus >= 0 else 'all'}: onnxruntime has no CUDAExecutionProvider here (available: {', '.join(available)}). "
+            "Install the gpu extra instead of cpu (pip uninstall -y onnxruntime && pip install 'rocov2-fast[gpu]') on a CUDA machine, or run with --gpus 0 for the CPU.")
 
 
 def providers_for_device(device: int | None) -> list:
@@ -85,7 +104,7 @@ class FilterModel:
     @classmethod
     def load(cls, path: str | os.PathLike, providers: list | None = None, threads: int = 0) -> FilterModel:
         """`providers`: one provider list (`providers_for_device`); default the CPU."""
-        import onnxruntime as ort
+        ort = onnxruntime()
 
         if providers and isinstance(providers[0], list):  # providers_for()'s list of lists: its first device
             providers = providers[0]
