@@ -4,44 +4,18 @@ with the extracted concepts with priority, and suggest them from captions for an
 from __future__ import annotations
 
 import csv
-import re
 from pathlib import Path
 
 import polars as pl
 
-MODALITIES = {
-    "C0040405": "CT", "C0024485": "MRI", "C0041618": "ultrasound", "C0002978": "angiography",
-    "C0032743": "PET", "C1306645": "X-ray",
-}
-XRAY = "C1306645"
-REGIONS = {"C0817096": "chest", "C0000726": "abdomen", "C0030797": "pelvis", "C0037303": "cranium",
-           "C0037949": "spine", "C1140618": "upper extremity", "C0023216": "lower extremity", "C0006141": "breast"}
-PROJECTIONS = {"C1996865": "PA", "C1999039": "AP", "C0205129": "sagittal"}
-MANUAL_CUIS = set(MODALITIES) | set(REGIONS) | set(PROJECTIONS)
+from .modality import (COMPILED, COMPILED_CASE, MODALITIES, PROJECTIONS, REGIONS, RULE_PROJECTIONS, RULE_REGIONS, XRAY,
+                       load_models, rule_hits, vocabulary_hits)
 
-# Caption words for each manual concept (word-boundary, case-insensitive).
-PATTERNS = {
-    "C0040405": r"ct|cect|hrct|mdct|computed tomograph\w*|computeri[sz]ed tomograph\w*",
-    "C0024485": r"mri|mr|magnetic resonance|t1-?weighted|t2-?weighted|flair",
-    "C0041618": r"ultrasound|ultrasonograph\w*|sonograph\w*|echograph\w*|doppler",
-    "C0002978": r"angiograph\w*|angiogram|dsa|arteriograph\w*|venograph\w*",
-    "C0032743": r"pet|positron emission",
-    "C1306645": r"x-?ray|radiograph\w*|roentgenogra\w*|plain film|mammogra\w*",
-    "C0817096": r"chest|thorax|thoracic",
-    "C0000726": r"abdomen|abdominal",
-    "C0030797": r"pelvis|pelvic|hip joint",
-    "C0037303": r"skull|cranium|cranial",
-    "C0037949": r"spine|spinal|vertebra\w*|lumbar|cervical spine",
-    "C1140618": r"hand|wrist|elbow|shoulder|forearm|humer\w*|finger\w*|upper (?:limb|extremity)",
-    "C0023216": r"knee|ankle|foot|feet|femur|femoral|tibia\w*|fibula\w*|leg|lower (?:limb|extremity)",
-    "C0006141": r"breast|mammogra\w*",
-    "C1996865": r"posteroanterior|postero-anterior",
-    "C1999039": r"anteroposterior|antero-posterior",
-    "C0205129": r"lateral view|lateral projection|sagittal|lateral radiograph",
-}
-COMPILED = {cui: re.compile(rf"\b(?:{p})\b", re.IGNORECASE) for cui, p in PATTERNS.items()}
-# Case-sensitive short forms, so "us" and "pa" in running text do not count.
-SHORT = {"C0041618": re.compile(r"\bUS\b"), "C1996865": re.compile(r"\bPA\b"), "C1999039": re.compile(r"\bAP\b")}
+SHORT = COMPILED_CASE  # the case-sensitive short forms ("US", "PA", "AP", ...), under their old name
+
+MANUAL_CUIS = set(MODALITIES) | set(REGIONS) | set(PROJECTIONS)
+__all__ = ["COMPILED", "MANUAL_CUIS", "MODALITIES", "PROJECTIONS", "REGIONS", "SHORT", "XRAY", "merge", "read_manual",
+           "suggest_manual"]
 
 
 def read_manual(paths: list[str | Path]) -> pl.DataFrame:
@@ -77,24 +51,64 @@ def merge(auto: pl.DataFrame, manual: pl.DataFrame) -> pl.DataFrame:
                                pl.Series("provenance", prov_out, pl.List(pl.String)))
 
 
-def _hits(caption: str, cuis) -> list[str]:
-    return [c for c in cuis if COMPILED[c].search(caption) or (c in SHORT and SHORT[c].search(caption))]
+def suggest_manual(df: pl.DataFrame, min_confidence: float | None = None, model: str | None = None) -> pl.DataFrame:
+    """`image_id`, `caption` → one suggestion per caption for annotators:
 
+    - `modality`: the suggested modality CUI, null when `modality_confidence` is below
+      `min_confidence` (default: the shipped model's, set for 97.5 % precision on held-out captions,
+      separately for captions that name no modality, one, several);
+    - `modality_best`, `modality_confidence`: the most probable modality for every caption and its
+      calibrated probability (the classifier of `concepts/modality.py`: the caption's words and the
+      modality vocabulary it uses);
+    - `modality_source`: `vocabulary` when the caption uses a word of the suggested modality's
+      vocabulary, `model` when only the classifier's learned words back it;
+    - `confidence`, `modalities_named`: the modalities whose vocabulary the caption uses and
+      1 / their number (0 when none), as before;
+    - `region`, `projection` (X-ray only): the classifier's when confident (`region_confidence`,
+      `projection_confidence`: its probability), otherwise the one the caption names, if exactly one.
 
-def suggest_manual(df: pl.DataFrame) -> pl.DataFrame:
-    """`image_id`, `caption` → `image_id`, `modality` (a modality CUI or null), `confidence`
-    (1 / number of modalities the caption names; 0 when none), `region`, `projection` (X-ray only,
-    when the caption states them)."""
-    rows = []
-    for image_id, caption in zip(df["image_id"].to_list(), df["caption"].to_list()):
-        caption = caption or ""
-        modalities = _hits(caption, MODALITIES)
-        modality = modalities[0] if len(modalities) == 1 else None
-        xray = XRAY in modalities
-        regions = _hits(caption, REGIONS) if xray else []
-        projections = _hits(caption, PROJECTIONS) if xray else []
-        rows.append({"image_id": image_id, "modality": modality, "confidence": 1 / len(modalities) if modalities else 0.0,
-                     "modalities_named": modalities, "region": regions[0] if len(regions) == 1 else None,
-                     "projection": projections[0] if len(projections) == 1 else None})
-    return pl.DataFrame(rows, schema={"image_id": df.schema["image_id"], "modality": pl.String, "confidence": pl.Float64,
-                                      "modalities_named": pl.List(pl.String), "region": pl.String, "projection": pl.String})
+    Without a shipped model (models/concepts/modality.npz) a modality is suggested only when the
+    caption names exactly one."""
+    models = load_models(model)
+    captions = [c or "" for c in df["caption"].to_list()]
+    n = len(captions)
+    named = [vocabulary_hits(c) for c in captions]
+    if "modality" in models:
+        m = models["modality"]
+        p, thresholds = m.proba(captions, with_thresholds=True)
+        best = [m.labels[k] for k in p.argmax(axis=1)]
+        best_conf = p.max(axis=1).tolist()
+        if min_confidence is not None:
+            thresholds = [min_confidence] * n
+        modality = [b if c >= t else None for b, c, t in zip(best, best_conf, thresholds)]
+    else:
+        best = [h[0] if len(h) == 1 else None for h in named]
+        best_conf = [1.0 if len(h) == 1 else 0.0 for h in named]
+        modality = list(best)
+    xray = [i for i in range(n) if modality[i] == XRAY]
+    extra = {}
+    for name, rules in (("region", RULE_REGIONS), ("projection", RULE_PROJECTIONS)):
+        values, conf = [None] * n, [None] * n
+        if name in models and xray:
+            m = models[name]
+            p, thresholds = m.proba([captions[i] for i in xray], with_thresholds=True)
+            for i, k, c, t in zip(xray, p.argmax(axis=1), p.max(axis=1), thresholds):
+                conf[i] = float(c)
+                if m.labels[k] and c >= t:
+                    values[i] = m.labels[k]
+        for i in xray:  # where the classifier is not confident: the caption names exactly one
+            if values[i] is None:
+                hits = rule_hits(captions[i], rules)
+                values[i] = hits[0] if len(hits) == 1 else None
+        extra[name], extra[f"{name}_confidence"] = values, conf
+    return pl.DataFrame({
+        "image_id": df["image_id"], "modality": modality,
+        "confidence": [1 / len(h) if h else 0.0 for h in named], "modalities_named": named,
+        "region": extra["region"], "projection": extra["projection"],
+        "modality_best": best, "modality_confidence": best_conf,
+        "modality_source": [None if mod is None else ("vocabulary" if mod in h else "model") for mod, h in zip(modality, named)],
+        "region_confidence": extra["region_confidence"], "projection_confidence": extra["projection_confidence"],
+    }, schema={"image_id": df.schema["image_id"], "modality": pl.String, "confidence": pl.Float64,
+               "modalities_named": pl.List(pl.String), "region": pl.String, "projection": pl.String,
+               "modality_best": pl.String, "modality_confidence": pl.Float64, "modality_source": pl.String,
+               "region_confidence": pl.Float64, "projection_confidence": pl.Float64})
