@@ -33,3 +33,62 @@ def test_split_is_stratified_disjoint_and_seeded():
     assert set(train).isdisjoint(test) and len(train) + len(test) == 100
     assert (labels[test] == 1).sum() == 4 and (labels[test] == 0).sum() == 16
     assert np.array_equal(split(len(labels), labels, seed=3)[1], test)
+
+
+# ---------------------------------------------------------------- the model-development mix (rocov2_fast.modeldev)
+def test_real_split_by_source_image_is_disjoint_fixed_and_covers_each_source():
+    from rocov2_fast.modeldev.dataset import split_of
+
+    groups = {"chest-xray": [f"chest-xray/{i}.jpg" for i in range(112)], "skimage": [f"skimage/{i}.png" for i in range(22)]}
+    a = split_of(groups)
+    assert a == split_of({k: v[::-1] for k, v in groups.items()})  # no seed, no order: a fixed split
+    for names in groups.values():
+        sides = [a[g] for g in names]
+        assert {"train", "val", "test"} == set(sides)
+        assert 0.3 <= sides.count("test") / len(sides) <= 0.4
+
+
+def test_window_uses_voi_else_percentiles():
+    from rocov2_fast.modeldev.real import window
+
+    ramp = np.tile(np.arange(0, 4000, 4, dtype=np.uint16), (8, 1))
+
+    class Ds(dict):
+        __getattr__ = dict.__getitem__
+
+    voi = window(ramp, Ds(WindowCenter=1000, WindowWidth=1000, Modality="MR"))
+    assert voi[0, 0] == 0 and voi[0, -1] == 255 and voi[0, 125] == 0 and voi[0, 376] == 255  # 500..1500 mapped
+    auto = window(ramp)
+    assert auto.min() == 0 and auto.max() == 255 and 100 < auto[0, 500] < 160
+
+
+def test_dicom_rendering_handles_multiframe_and_modalities():
+    pytest = __import__("pytest")
+    pytest.importorskip("pydicom")
+    from rocov2_fast.modeldev.real import dicom_images
+
+    images = dicom_images()
+    if not images:
+        pytest.skip("no decodable DICOM test files")
+    assert all(i.image.dtype == np.uint8 and min(i.image.shape[:2]) >= 48 for i in images)
+    assert len({i.group for i in images}) < len(images) or len(images) < 3  # frames share their file's group
+    assert {"ct", "mri"} <= {i.kind for i in images}
+
+
+def test_compound_composer_and_renders():
+    from rocov2_fast.modeldev import compose, render
+    from rocov2_fast.modeldev.dataset import choose_threshold, roc_auc
+
+    rng = np.random.default_rng(0)
+    chart, kind = render.chart(rng, "kaplan-meier")
+    assert chart.dtype == np.uint8 and chart.ndim == 3 and kind == "kaplan-meier"
+    assert (chart < 128).mean() > 0.005  # something was drawn
+    panels = [np.full((100, 120), 40 * i, np.uint8) for i in range(1, 5)]
+    figure, layout = compose.compound(rng, panels)
+    assert figure.shape[0] >= 250 and figure.ndim == 3 and layout in ("grid", "mosaic", "inset")
+    assert roc_auc(np.array([0.9, 0.8]), np.array([0.1, 0.85])) == 0.75
+    prob, labels = np.linspace(0, 1, 100), (np.arange(100) >= 50).astype(int)
+    t = choose_threshold(prob, labels, max_fpr=0.0)
+    assert ((prob >= t) & (labels == 0)).sum() == 0
+    t = choose_threshold(prob, labels, min_recall=1.0)
+    assert ((prob >= t) & (labels == 1)).sum() == 50

@@ -42,6 +42,9 @@ def main(argv=None) -> int:
     ap.add_argument("--init", type=Path, default=None, help="folder of the synthetic-trained models to fine-tune")
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies the number of generated training samples")
+    ap.add_argument("--kinds", default="compound,radiology", help="which models to train (comma-separated)")
+    ap.add_argument("--lr", default="compound=2e-3,radiology=1e-3", help="peak learning rate per model")
+    ap.add_argument("--kind-epochs", default="", help="per-model epochs, e.g. compound=7 (default: --epochs)")
     args = ap.parse_args(argv)
     t0 = time.time()
 
@@ -61,15 +64,19 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     init = args.init or args.out
-    cards = {}
-    for kind in ("compound", "radiology"):
+    report_path = args.out / "real_test_report.json"
+    cards = json.loads(report_path.read_text()) if report_path.exists() else {}
+    lrs = {k: float(v) for k, v in (x.split("=") for x in args.lr.split(","))}
+    kind_epochs = {k: int(v) for k, v in (x.split("=") for x in args.kind_epochs.split(",") if x)}
+    for kind in args.kinds.split(","):
+        epochs = kind_epochs.get(kind, args.epochs)
         keep = {s: np.array([kind == "compound" or not x.compound for x in by[s]], bool) for s in by}
         x = {s: px[s][keep[s]] for s in by}
         rows = {s: rows_of([v for v, k in zip(by[s], keep[s]) if k], kind) for s in by}
         y = {s: np.array([r["label"] for r in rows[s]]) for s in by}
         log(f"{kind}: train {len(y['train'])} ({int(y['train'].sum())} positive), val {len(y['val'])}, test {len(y['test'])}")
         model = tr.from_onnx(init / f"{kind}.onnx")
-        history = tr.fit(model, x["train"], y["train"], epochs=args.epochs, lr=1e-3, seed=args.seed, frozen_bn=True, log=log)
+        history = tr.fit(model, x["train"], y["train"], epochs=epochs, lr=lrs.get(kind, 1e-3), seed=args.seed, frozen_bn=True, log=log)
         val_prob = tr.predict(model, x["val"])
         if kind == "radiology":
             threshold = dataset.choose_threshold(val_prob, y["val"], min_recall=0.97)
@@ -92,11 +99,12 @@ def main(argv=None) -> int:
                              "compound figures composed from them; initialised from the model trained on a synthetic corpus",
             "train_images": int(len(y["train"])), "val_images": int(len(y["val"])), "held_out_images": int(len(y["test"])),
             "held_out_metrics": card["test"]["overall"], "real_test_report": card["test"], "train_history": history,
-            "seed": args.seed, "epochs": args.epochs, "targets": TARGETS,
+            "seed": args.seed, "epochs": epochs, "lr": lrs.get(kind, 1e-3), "targets": TARGETS,
         }
         tr.export_onnx(model, args.out / f"{kind}.onnx", SIZE, meta)
         log(f"wrote {args.out / f'{kind}.onnx'}")
-    (args.out / "real_test_report.json").write_text(json.dumps(cards, indent=1, ensure_ascii=False) + "\n")
+        report_path.write_text(json.dumps(cards, indent=1, ensure_ascii=False) + "\n")
+    report_path.write_text(json.dumps(cards, indent=1, ensure_ascii=False) + "\n")
     return 0
 
 
