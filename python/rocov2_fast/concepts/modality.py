@@ -44,7 +44,7 @@ PATTERNS = {
                 r"|adc|apparent diffusion|swi|susceptibility[- ]weighted|gradient[- ]echo|gre|spin[- ]echo|tse|fse"
                 r"|vibe|haste|fiesta|ssfp|true-?fisp|mp-?rage|space|dixon|proton density|pd-?weighted|pdw|tof"
                 r"|time[- ]of[- ]flight|dce|cine|late gadolinium|lge|gadolinium|gd|gd-dtpa|gadoxetic|gadobutrol"
-                r"|eovist|primovist|fat[- ]sat\w*|fat[- ]suppress\w*|fat-?saturated|inversion recovery|signal intensity"
+                r"|eovist|primovist|magnetic imaging resonance|fat[- ]sat\w*|fat[- ]suppress\w*|fat-?saturated|inversion recovery|signal intensity"
                 r"|hyperintens\w*|hypointens\w*|isointens\w*|enhancement on t1",
     "C0041618": r"ultrasound|ultrasonograph\w*|ultrasonic|sonograph\w*|sonogram|echograph\w*|echogram|doppler"
                 r"|echocardiogra\w*|echo|tte|tee|transthoracic|transoesophageal|transesophageal|transvaginal"
@@ -53,7 +53,8 @@ PATTERNS = {
                 r"|isoechoic|hypoechogenic|hyperechogenic|echogenic\w*|echogenicity|echotexture|elastograph\w*"
                 r"|shear[- ]wave|ceus|parasternal|apical (?:two|three|four|five|2|3|4|5)[- ]chamber|four-chamber"
                 r"|subcostal view|long[- ]axis view|short[- ]axis view|probe|transducer|sonoelastograph\w*|poc?us"
-                r"|fast exam|speckle tracking|strain imaging|mhz|convex probe|linear probe|b-?lines?|a-?lines?",
+                r"|fast exam|speckle tracking|strain imaging|mhz|convex probe|linear probe|b-?lines?|a-?lines?|elastosonograph\w*|(?:2d|3d|two-dimensional|three-dimensional"
+                r"|transthoracic|transoesophageal|transesophageal|fetal|stress|doppler) echo|four[- ]chamber view",
     "C0002978": r"angiograph\w*|angiogram\w*|dsa|arteriograph\w*|arteriogram\w*|venograph\w*|venogram\w*"
                 r"|phlebograph\w*|portograph\w*|portogram\w*|aortograph\w*|aortogram\w*|cavogra\w*|digital subtraction"
                 r"|ventriculogra\w*|cineangiogra\w*|coronarograph\w*|selective (?:catheteri[sz]ation|injection)"
@@ -69,7 +70,7 @@ PATTERNS = {
                 r"|cholangiogra\w*|ercp|pyelogra\w*|urogra\w*|ivu|ivp|dacryocystogra\w*|defecogra\w*|enema"
                 r"|follow-through|contrast study|radiolucen\w*|radiopaque|radio-opaque|lucency|craniocaudal"
                 r"|mediolateral|mlo|c-?arm|intraoperative image|postoperative film|weight-?bearing|skyline view"
-                r"|mortise|waters view|towne|scout|scout film|scanogram|topogram|portable film|bursograph\w*",
+                r"|mortise|waters view|towne|scout|scout film|orthopanto\w*|eos imaging|rx|pancreatograph\w*|portal imag\w*|scanogram|topogram|portable film|bursograph\w*",
 }
 REGION_PATTERNS = {
     "C0817096": r"chest|thorax|thoracic|lungs?|pulmonary|cardiac silhouette|mediastin\w*|pleura\w*|rib|ribs|cxr"
@@ -162,6 +163,7 @@ _GLUED = re.compile(r"([A-Z]{2,})([A-Z][a-z])|([a-z])([A-Z]{2,}[a-z]?\b)")
 def unglue(caption: str) -> str:
     """Split words that lost their space in extraction: "Contrast-enhanced CTThe" → "CT The",
     "breast MRIRight" → "MRI Right", "post-procedure)Contrast" stays."""
+    caption = caption.replace("_", " ")
     return _GLUED.sub(lambda m: f"{m.group(1)} {m.group(2)}" if m.group(1) else f"{m.group(3)} {m.group(4)}", caption)
 
 
@@ -181,6 +183,8 @@ def features(caption: str) -> list[str]:
         out.add(f"m1:{modalities[0]}")
     if modalities:
         out.add(f"mfirst:{_first(caption, modalities)}")
+        out.update(f"mstart:{c}" for c in vocabulary_hits(caption[:60]))
+        out.update(f"mlast:{c}" for c in vocabulary_hits(caption[-80:]) if len(caption) > 140)
     out.update(f"r:{c}" for c in vocabulary_hits(caption, COMPILED_REGIONS))
     out.update(f"p:{c}" for c in vocabulary_hits(caption, COMPILED_PROJECTIONS))
     return sorted(out)
