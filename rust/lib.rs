@@ -7,13 +7,14 @@ pub mod dedup;
 pub mod error;
 pub mod hash;
 pub mod jats;
+pub mod layout;
 pub mod records;
 pub mod resize;
 
 use archive::{discover, FileList, ReadLimits, Source};
 use decode::Limits;
 use error::CoreError;
-use numpy::{IntoPyArray, PyArrayMethods};
+use numpy::{IntoPyArray, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use records::{scan_source, ScanOptions, SourceRecords};
@@ -178,6 +179,8 @@ fn records_to_python<'py>(py: Python<'py>, r: SourceRecords) -> PyResult<Bound<'
     column!("status", status);
     column!("error", error);
     column!("pixel_index", pixel_index);
+    column!("compound_layout_score", compound_layout_score);
+    column!("panel_count", panel_count);
     if r.rows.iter().any(|row| row.data.is_some()) {
         let as_bytes = |v: &Option<Vec<u8>>| v.as_ref().map(|b| PyBytes::new(py, b));
         columns.set_item("image_bytes", r.rows.iter().map(|row| as_bytes(&row.data)).collect::<Vec<_>>())?;
@@ -271,6 +274,27 @@ fn model_input<'py>(py: Python<'py>, data: &[u8], size: u32, fit: &str) -> PyRes
     Ok(pixels.into_pyarray(py).reshape([size as usize, size as usize, 3])?.into_any())
 }
 
+/// The layout detector on decoded pixels (`uint8` H×W gray or H×W×3 RGB):
+/// `(compound_layout_score, panel_count, panels as (x0, y0, x1, y1), panels with a letter)`.
+#[pyfunction(name = "layout")]
+fn layout_of<'py>(py: Python<'py>, pixels: numpy::PyReadonlyArrayDyn<'py, u8>) -> PyResult<(f32, u32, Vec<(u32, u32, u32, u32)>, u32)> {
+    let shape = pixels.shape().to_vec();
+    let channels = match shape.as_slice() {
+        [_, _] => 1u8,
+        [_, _, 1] => 1,
+        [_, _, 3] => 3,
+        _ => return Err(pyo3::exceptions::PyValueError::new_err(format!("pixels must be H×W or H×W×3 uint8, not shape {shape:?}"))),
+    };
+    let (height, width) = (shape[0] as u32, shape[1] as u32);
+    if width == 0 || height == 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err("pixels must not be empty"));
+    }
+    let data = pixels.as_slice().map(<[u8]>::to_vec).unwrap_or_else(|_| pixels.as_array().iter().copied().collect());
+    let src = decode::Pixels { width, height, channels, data };
+    let l = py.detach(move || layout::analyze(&src));
+    Ok((l.score, l.panel_count, l.panels.iter().map(|p| (p.x0, p.y0, p.x1, p.y1)).collect(), l.letters))
+}
+
 /// Expands inputs into the list of sources (packages and article folders) a scan would read.
 #[pyfunction]
 fn discover_sources(py: Python<'_>, inputs: Vec<String>) -> PyResult<Vec<String>> {
@@ -312,6 +336,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(antidupl_confirms, m)?)?;
     m.add_function(wrap_pyfunction!(read_file_list, m)?)?;
     m.add_function(wrap_pyfunction!(model_input, m)?)?;
+    m.add_function(wrap_pyfunction!(layout_of, m)?)?;
     m.add("Rocov2Error", m.py().get_type::<error::Rocov2Error>())?;
     m.add("InputError", m.py().get_type::<error::InputError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -6,6 +6,7 @@ use crate::decode::{decode, Limits};
 use crate::error::{panic_message, ImageError, Status};
 use crate::hash::{hashes, to_hex, MAX_FRAGILE_BITS};
 use crate::jats::{parse_article, Article, Figure};
+use crate::layout::analyze as analyze_layout;
 use crate::resize::{to_model_input, Fit};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -85,6 +86,9 @@ pub struct Row {
     /// Original image bytes and hash thumbnail (`with_bytes`).
     pub data: Option<Vec<u8>>,
     pub thumb: Option<Vec<u8>>,
+    /// Layout detector (`layout.rs`) on the decoded pixels, for `ok` rows.
+    pub compound_layout_score: Option<f32>,
+    pub panel_count: Option<u16>,
 }
 
 #[derive(Debug, Default)]
@@ -293,12 +297,15 @@ fn process_image(member: &Member, opts: &ScanOptions, row: &mut Row, records: &m
             exact = true;
         }
         let pixels = opts.with_pixels.then(|| to_model_input(&decoded.pixels, opts.size, opts.fit));
-        Ok((decoded, h, exact, pixels))
+        let layout = analyze_layout(&decoded.pixels);
+        Ok((decoded, h, exact, pixels, layout))
     }));
     let keep_bytes = opts.with_bytes;
     match outcome {
-        Ok(Ok((decoded, h, exact, pixels))) => {
+        Ok(Ok((decoded, h, exact, pixels, layout))) => {
             row.hash_exact = Some(exact);
+            row.compound_layout_score = Some(layout.score);
+            row.panel_count = Some(layout.panel_count.min(u16::MAX as u32) as u16);
             row.status = Status::Ok.as_str();
             row.format = Some(decoded.format.as_str());
             row.width = Some(decoded.width);

@@ -51,6 +51,9 @@ SCAN_SCHEMA = pa.schema(
         ("hash_exact", pa.bool_()),
         ("status", pa.string()),
         ("error", pa.string()),
+        # rust/layout.rs on the decoded image (ok rows; null otherwise); docs/ingest.md.
+        ("compound_layout_score", pa.float32()),
+        ("panel_count", pa.int32()),
     ]
 )
 
