@@ -60,14 +60,15 @@ def test_every_planted_image_has_exactly_one_fate(corpus, run):
 def test_decisions_follow_the_scores_and_the_models_agree_with_truth(corpus, run):
     out, _ = run
     manifest = pl.read_parquet(out / "manifest.parquet")
+    t = json.loads((out / "run.json").read_text())["thresholds"]  # the models' own thresholds
     scored = manifest.filter(pl.col("compound_score").is_not_null())
-    assert ((scored["compound_score"] >= 0.5) == (scored["stage"] == "compound")).all()
+    assert ((scored["compound_score"] >= t["compound"]) == (scored["stage"] == "compound")).all()
     radiology = manifest.filter(pl.col("radiology_score").is_not_null() & (pl.col("stage") != "duplicate"))
-    assert ((radiology["radiology_score"] < 0.5) == (radiology["stage"] == "radiology")).all()
+    assert ((radiology["radiology_score"] < t["radiology"]) == (radiology["stage"] == "radiology")).all()
     joined = truth(corpus).join(scored, on=["pmcid", "graphic"])
-    compound_right = ((joined["compound_score"] >= 0.5) == (joined["compound"] == 1)).mean()
+    compound_right = ((joined["compound_score"] >= t["compound"]) == (joined["compound"] == 1)).mean()
     single = joined.filter(pl.col("radiology_score").is_not_null() & (pl.col("compound") == 0))
-    radiology_right = ((single["radiology_score"] >= 0.5) == (single["radiology"] == 1)).mean()
+    radiology_right = ((single["radiology_score"] >= t["radiology"]) == (single["radiology"] == 1)).mean()
     print(f"\ncompound model agrees with truth on {compound_right:.1%} of {joined.height}, "
           f"radiology on {radiology_right:.1%} of {single.height}")
     assert compound_right >= 0.85 and radiology_right >= 0.85
@@ -182,3 +183,28 @@ def test_rethreshold_redecides_from_stored_scores_and_round_trips(run, tmp_path)
     rethreshold(out, radiology=0.5)
     back = pl.read_parquet(out / "manifest.parquet")
     assert back.select("image_id", "fate", "stage", "duplicate_of").equals(before.select("image_id", "fate", "stage", "duplicate_of"))
+
+
+def test_image_plus_caption_decisions_follow_the_combined_scores(corpus, tmp_path):
+    from rocov2_fast.filter.decide import decision_scores
+    from rocov2_fast.filter.run import rethreshold
+
+    out = tmp_path / "captioned"
+    run_filter(FilterOptions(inputs=[str(corpus)], out=out, workers=2, file_list=str(corpus / "oa_file_list.csv"),
+                             shard_size=5, decision="image+caption", show_progress=False))
+    assert json.loads((out / "run.json").read_text())["decision"] == "image+caption"
+    manifest = pl.read_parquet(out / "manifest.parquet")
+    with_caption = manifest.filter(pl.col("caption").str.strip_chars().str.len_chars() > 0)
+    assert with_caption["caption_radiology"].null_count() == 0 and with_caption["caption_compound"].null_count() == 0
+    scored = manifest.filter(pl.col("compound_score").is_not_null() & (pl.col("stage") != "duplicate"))
+    thresholds = json.loads((out / "run.json").read_text())["thresholds"]
+    columns = [scored[c].cast(pl.Float32).fill_null(float("nan")).to_numpy()
+               for c in ("compound_score", "radiology_score", "caption_compound", "caption_radiology")]
+    compound, radiology = decision_scores(*columns, "image+caption", thresholds)
+    assert ((compound >= thresholds["compound"]) == (scored["stage"] == "compound").to_numpy()).all()
+    single = compound < thresholds["compound"]
+    assert ((radiology[single] >= thresholds["radiology"]) == (scored["fate"] == "kept").to_numpy()[single]).all()
+    # a rethreshold to the same thresholds re-decides with the same rule: nothing changes
+    rethreshold(out)
+    again = pl.read_parquet(out / "manifest.parquet")
+    assert again.select("image_id", "fate", "stage").equals(manifest.select("image_id", "fate", "stage"))

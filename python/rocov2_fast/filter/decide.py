@@ -8,7 +8,10 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from .caption_evidence import DECISIONS, combine_compound, combine_radiology, score_captions
 from .manifest import MANIFEST_SCHEMA, image_id
+
+__all__ = ["DECISIONS", "decide", "decision_scores", "fate_of"]
 
 
 def accession(path: str) -> str | None:
@@ -34,6 +37,16 @@ def license_rows(skipped: dict[str, str], listed: dict) -> pa.Table:
         "status": ["not_read"] * len(skipped),
         "error": [f"file-list licence {lic!r} is not allowed: package not read" for lic in skipped.values()]},
         schema={c: pl.String for c in ("archive", "pmcid", "pmid", "license", "license_source", "status", "error")}).to_arrow()
+
+
+def decision_scores(compound: np.ndarray, radiology: np.ndarray, caption_compound: np.ndarray,
+                    caption_radiology: np.ndarray, decision: str, thresholds: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The scores the thresholds are applied to: the image models' (`image`), or those moved by
+    the caption's evidence (`image+caption`, docs/caption-evidence.md), on the image models' scale."""
+    if decision == "image":
+        return compound, radiology
+    return (combine_compound(compound, caption_compound, image_threshold=thresholds["compound"]),
+            combine_radiology(radiology, caption_radiology, image_threshold=thresholds["radiology"]))
 
 
 def fate_of(r: dict, compound_score: float, radiology_score: float, compound_threshold: float,
@@ -69,26 +82,32 @@ def shard_counts(table: pa.Table) -> dict:
 
 
 def decide(shard: int, df: pl.DataFrame, image_bytes: list[bytes | None], batch: np.ndarray, compound, radiology,
-           thresholds: dict, batch_size: int, write_image) -> pa.Table:
-    """Scores every decoded image, decides its fate and writes the kept images' original bytes
-    (`write_image(name, bytes) → relative path`)."""
+           thresholds: dict, batch_size: int, write_image, decision: str = "image") -> pa.Table:
+    """Scores every decoded image (and its caption), decides its fate and writes the kept images'
+    original bytes (`write_image(name, bytes) → relative path`)."""
     n = df.height
     pixel_index = df["pixel_index"].to_list() if "pixel_index" in df.columns else [None] * n
+    captions = df["caption"] if "caption" in df.columns else pl.Series("caption", [None] * n, pl.String)
+    caption_radiology, caption_compound = score_captions(captions)
     compound_scores = np.full(n, np.nan, np.float32)
     scored = [i for i in range(n) if pixel_index[i] is not None]
     if scored:
         compound_scores[scored] = compound.predict(batch[[pixel_index[i] for i in scored]], batch_size)
-    single = [i for i in scored if compound_scores[i] < thresholds["compound"]]
+    compound_decision, _ = decision_scores(compound_scores, compound_scores, caption_compound, caption_radiology,
+                                           decision, thresholds)
+    single = [i for i in scored if compound_decision[i] < thresholds["compound"]]
     radiology_scores = np.full(n, np.nan, np.float32)
     if single:
         radiology_scores[single] = radiology.predict(batch[[pixel_index[i] for i in single]], batch_size)
+    _, radiology_decision = decision_scores(compound_scores, radiology_scores, caption_compound, caption_radiology,
+                                            decision, thresholds)
     # Column lists, not row dicts; image bytes are touched only for kept images.
     column = {c: df[c].to_list() if c in df.columns else [None] * n
               for c in ("status", "error", "pmcid", "archive", "graphic", "figure_index", "member")}
     fates, stages, reasons, ids, paths = [], [], [], [], []
     for i in range(n):
         fate, stage, reason = fate_of({"status": column["status"][i], "error": column["error"][i]},
-                                      compound_scores[i], radiology_scores[i], thresholds["compound"], thresholds["radiology"])
+                                      compound_decision[i], radiology_decision[i], thresholds["compound"], thresholds["radiology"])
         ident = image_id(column["pmcid"][i], column["archive"][i], column["graphic"][i], column["figure_index"][i])
         path = None
         if fate == "kept":
@@ -101,6 +120,8 @@ def decide(shard: int, df: pl.DataFrame, image_bytes: list[bytes | None], batch:
         pl.lit(shard, pl.Int32).alias("shard"), pl.Series("image_id", ids), pl.Series("fate", fates),
         pl.Series("stage", stages, pl.String), pl.Series("reason", reasons, pl.String),
         pl.Series("compound_score", compound_scores).fill_nan(None), pl.Series("radiology_score", radiology_scores).fill_nan(None),
+        pl.Series("caption_compound", caption_compound).fill_nan(None),
+        pl.Series("caption_radiology", caption_radiology).fill_nan(None),
         pl.lit(None, pl.String).alias("duplicate_of"), pl.Series("image_path", paths, pl.String),
         thumbs.alias("thumb32").cast(pl.Binary))
     return align(out)

@@ -20,6 +20,8 @@ MANIFEST_SCHEMA = pa.schema(
         ("reason", pa.string()),
         ("compound_score", pa.float32()),
         ("radiology_score", pa.float32()),
+        ("caption_compound", pa.float32()),  # panel references in the caption (filter/caption_evidence.py)
+        ("caption_radiology", pa.float32()),  # P(radiology | caption)
         ("duplicate_of", pa.string()),
         ("image_path", pa.string()),
         ("thumb32", pa.binary()),

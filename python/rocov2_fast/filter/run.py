@@ -27,7 +27,8 @@ from .._core import discover_sources, read_file_list
 from ..errors import Rocov2Error
 from ..rundir import HOST, RunDir, write_json_atomic, write_table_atomic
 from . import dedup
-from .decide import accession, align, excluded_by_file_list, fate_of
+from .caption_evidence import DECISIONS, DEFAULT_DECISION
+from .decide import accession, align, decision_scores, excluded_by_file_list, fate_of
 from .finish import STAGES, Funnel, finish, summarise, write_summary  # noqa: F401  (re-exported)
 from .manifest import MANIFEST_SCHEMA
 from .models import FilterModel, default_model_path, require_cuda, visible_gpus
@@ -72,6 +73,8 @@ class FilterOptions:
     force_unlock: bool = False
     #: seconds between plain progress lines off a terminal
     progress_interval: float = 30.0
+    #: what the thresholds apply to: the image models' scores, or those moved by caption evidence
+    decision: str = DEFAULT_DECISION
 
 
 def file_sha(path: Path) -> str:
@@ -102,6 +105,7 @@ def settings_of(opts: FilterOptions, run: RunDir, sources: list[str], compound_p
         # parts written by another version of the manifest's columns cannot be merged with new ones
         "manifest_columns": hashlib.sha256(",".join(MANIFEST_SCHEMA.names).encode()).hexdigest()[:16],
         "thresholds": thresholds_of(run, thresholds),
+        "decision": opts.decision,
     }
 
 
@@ -190,6 +194,8 @@ def run_filter(opts: FilterOptions) -> dict:
 
 
 def check_options(opts: FilterOptions) -> None:
+    if opts.decision not in DECISIONS:
+        raise Rocov2Error(f"--decision {opts.decision!r}: choose one of {', '.join(DECISIONS)}")
     if opts.executor not in EXECUTORS:
         raise Rocov2Error(f"--executor {opts.executor!r}: choose one of {', '.join(EXECUTORS)}")
     if not 0 <= opts.node_rank < opts.num_nodes:
@@ -285,20 +291,23 @@ def rethreshold(out: Path, compound: float | None = None, radiology: float | Non
     old = config["thresholds"]
     new = {"compound": old["compound"] if compound is None else compound, "radiology": old["radiology"] if radiology is None else radiology}
     unscored = 0
+    decision = config.get("decision", "image")
     for k in sorted(run.markers()):
         part = run.part_path(k)
         df = pl.read_parquet(part)
+        compound_decision, radiology_decision = decision_scores(
+            *(df[c].cast(pl.Float32).fill_null(float("nan")).to_numpy()
+              for c in ("compound_score", "radiology_score", "caption_compound", "caption_radiology")), decision, new)
         records = df.to_dicts()
-        for r in records:
-            c, rad = r["compound_score"], r["radiology_score"]
+        for r, c, rad in zip(records, compound_decision.tolist(), radiology_decision.tolist()):
             if r["status"] != "ok":
                 continue
-            if c is not None and c < new["compound"] and rad is None:
+            if c == c and c < new["compound"] and r["radiology_score"] is None:
                 unscored += 1
                 r["fate"], r["stage"] = "dropped", "radiology"
                 r["reason"] = "no radiology score (compound at the old threshold): rerun filter --fresh to score it"
             else:
-                r["fate"], r["stage"], r["reason"] = fate_of(r, c, rad if rad is not None else float("nan"), new["compound"], new["radiology"])
+                r["fate"], r["stage"], r["reason"] = fate_of(r, c, rad, new["compound"], new["radiology"])
             r["duplicate_of"] = None
         updated = pl.DataFrame(records, schema=df.schema)
         sync_images(run, df, updated)

@@ -118,7 +118,7 @@ class ShardWorker:
             size = self.compound.input_size
             batch = np.concatenate(collected.pixels) if collected.pixels else np.zeros((0, size, size, 3), np.uint8)
             table = decide(k, df, image_bytes, batch, self.compound, self.radiology, self.settings["thresholds"],
-                           self.spec.batch_size, self.run.write_image)
+                           self.spec.batch_size, self.run.write_image, self.settings.get("decision", "image"))
         counts = shard_counts(table)
         marker = {"counts": counts, "sources": len(self.shard_sources(k)), "stored_bytes": collected.stored_bytes,
                   "seconds": round(time.perf_counter() - started, 3), "worker": self.spec.name}
