@@ -63,8 +63,10 @@ class Sparse:
         return out
 
 
-def fit(rows, cols, y, n, n_features, n_classes, l2=1e-3, epochs=300, lr=0.05):
-    """Softmax regression on binary features (rows, cols): full-batch Adam with L2."""
+def fit(rows, cols, y, n, n_features, n_classes, l2=1e-3, epochs=300, lr=0.05, penalty=None):
+    """Softmax regression on binary features (rows, cols): full-batch Adam with L2 (times
+    `penalty` per feature, if given)."""
+    l2 = l2 * (penalty[:, None] if penalty is not None else 1.0)
     X = Sparse(rows, cols, n)
     W = np.zeros((n_features, n_classes))
     m = np.zeros_like(W)
@@ -89,6 +91,9 @@ def softmax(z):
     return p / p.sum(axis=1, keepdims=True)
 
 
+VOCABULARY_PENALTY = 0.05
+
+
 def group_of(feats) -> int:
     return next((min(int(f[2:]), 2) for f in feats if f.startswith("m#")), 0)
 
@@ -99,12 +104,15 @@ def train(feature_lists, labels, class_labels, *, precision_target, none_label="
     counts = Counter(f for feats in feature_lists for f in feats)
     vocabulary = {f: i for i, f in enumerate(sorted(f for f, c in counts.items()
                                                    if c >= min_count or f.startswith(("m", "r:", "p:"))))}
+    # the vocabulary hits (and the bias) are penalised less than single words: a rare modality's
+    # vocabulary ("FDG" → PET) should count although few develop captions use it
+    penalty = np.array([VOCABULARY_PENALTY if f.startswith(("m", "<bias>")) else 1.0 for f in vocabulary])
     fold = np.arange(n) % folds
     oof = np.zeros((n, len(class_labels)))
     for k in range(folds):
         train_idx, test_idx = np.where(fold != k)[0], np.where(fold == k)[0]
         r, c = encode([feature_lists[i] for i in train_idx], vocabulary)
-        W = fit(r, c, y[train_idx], len(train_idx), len(vocabulary), len(class_labels), l2=l2)
+        W = fit(r, c, y[train_idx], len(train_idx), len(vocabulary), len(class_labels), l2=l2, penalty=penalty)
         r, c = encode([feature_lists[i] for i in test_idx], vocabulary)
         oof[test_idx] = logits_of(W, r, c, len(test_idx))
     # temperatures: minimise the out-of-fold negative log-likelihood, separately for captions that
@@ -144,7 +152,7 @@ def train(feature_lists, labels, class_labels, *, precision_target, none_label="
              "oof_precision": round(float((pred[covered] == y[covered]).mean()), 4) if covered.any() else None,
              "oof_agreement": round(float(((pred == y) & covered)[with_label].mean()), 4)}
     r, c = encode(feature_lists, vocabulary)
-    W = fit(r, c, y, n, len(vocabulary), len(class_labels), l2=l2)
+    W = fit(r, c, y, n, len(vocabulary), len(class_labels), l2=l2, penalty=penalty)
     return LinearModel(vocabulary, W, class_labels, temperature, thresholds), stats
 
 
