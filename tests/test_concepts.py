@@ -107,3 +107,30 @@ def test_suggestions_agree_with_rocos_own_concepts(roco_captions):
     agreement = sum(compared) / len(compared)
     print(f"\nmodality suggestion agrees with ROCO's QuickUMLS modality concepts on {agreement:.1%} of {len(compared)} captions")
     assert len(compared) > 1000 and agreement >= 0.95
+
+
+def test_concepts_close_to_rocov2s_on_real_captions_the_names_were_not_learned_from():
+    """The sample of ROCOv2's validation split in tests/fixtures/rocov2_valid (its measure part):
+    extracted concepts plus the confident manual suggestions, scored as ImageCLEF does."""
+    import csv
+
+    from rocov2_fast.evaluate.concepts import f1
+
+    sample = Path(__file__).parent / "fixtures" / "rocov2_valid"
+
+    def read(name):
+        with (sample / name).open(newline="", encoding="utf-8") as f:
+            return {r[0]: r[1] for r in csv.reader(f) if r[0] != "ID"}
+
+    captions, gold = read("captions.csv"), read("concepts.csv")
+    df = pl.DataFrame({"image_id": list(captions), "caption": list(captions.values())})
+    auto = extract(df)
+    suggested = suggest_manual(df).select("image_id", pl.concat_list("modality", "region", "projection").list.drop_nulls()
+                                          .alias("cuis_manual"))
+    merged = merge(auto, suggested)
+    exported = {i: m + [c for c in a if c not in m] for i, a, m in merged.select("image_id", "cuis", "cuis_manual").iter_rows()}
+    scores = [f1(tuple(gold[i].split(";")), tuple(exported[i])) for i in captions]
+    alone = [f1(tuple(gold[i].split(";")), tuple(c)) for i, c in auto.iter_rows()]
+    mean, mean_alone = sum(scores) / len(scores), sum(alone) / len(alone)
+    print(f"\nconcept F1 on {len(scores)} ROCOv2 captions: exported {mean:.3f}, extract alone {mean_alone:.3f}")
+    assert mean >= 0.65 and mean_alone >= 0.58
