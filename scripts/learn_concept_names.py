@@ -116,11 +116,11 @@ def main() -> None:
                 if cui not in linked:
                     missed[(p, cui)] += 1
     best: dict[str, tuple[float, str, int]] = {}
-    for (p, cui), n in together.items():
+    for (p, cui), n in sorted(together.items()):  # sorted: ties go the same way in every run
         if missed[(p, cui)] < MIN_SUPPORT or n < MIN_SUPPORT or (cui, p) in existing:
             continue
         precision = n / phrase_images[p]
-        if precision >= ADD_PRECISION and (p not in best or precision > best[p][0]):
+        if precision >= ADD_PRECISION and (p not in best or (precision, n) > (best[p][0], best[p][2])):
             best[p] = (precision, cui, n)
     # a longer phrase is only worth adding when it is more precise than a shorter one inside it
     # that already goes to the same concept
@@ -141,7 +141,8 @@ def main() -> None:
     examples = [r for r in rows if r["action"] == "add"][:5]
     for r in examples:
         print(f"  add {r['name']!r} → {r['cui']} {canonical.get(r['cui'])} ({r['images']} images, precision {r['precision']})")
-    print(f"built {build_pack()}")
+    if args.out.resolve() == (SOURCES / "learned_names.csv").resolve():
+        print(f"built {build_pack()}")
 
 
 if __name__ == "__main__":
