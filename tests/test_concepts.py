@@ -122,7 +122,7 @@ def test_concepts_close_to_rocov2s_on_real_captions_the_names_were_not_learned_f
         with (sample / name).open(newline="", encoding="utf-8") as f:
             return {r[0]: r[1] for r in csv.reader(f) if r[0] != "ID"}
 
-    captions, gold = read("captions.csv"), read("concepts.csv")
+    captions, gold = read("valid_captions.csv"), read("valid_concepts.csv")
     df = pl.DataFrame({"image_id": list(captions), "caption": list(captions.values())})
     auto = extract(df)
     suggested = suggest_manual(df).select("image_id", pl.concat_list("modality", "region", "projection").list.drop_nulls()

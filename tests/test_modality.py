@@ -39,7 +39,7 @@ def read(name: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def sample():
-    captions, manual = read("captions.csv"), read("concepts_manual.csv")
+    captions, manual = read("valid_captions.csv"), read("valid_concepts_manual.csv")
     df = pl.DataFrame({"image_id": list(captions), "caption": list(captions.values())})
     gold = {i: next((c for c in manual[i].split(";") if c in MODALITIES), None) for i in captions}
     return df, gold, {i: manual[i].split(";") for i in captions}
@@ -63,7 +63,7 @@ def test_every_caption_gets_a_best_guess_with_a_confidence_even_when_silent():
 
 
 def test_the_sample_is_the_measure_part():
-    assert {part_of(i) for i in read("captions.csv")} == {"measure"}
+    assert {part_of(i) for i in read("valid_captions.csv")} == {"measure"}
 
 
 def test_agreement_and_precision_on_real_captions_the_model_never_saw(sample):
@@ -111,3 +111,20 @@ def test_the_shipped_model_has_the_three_classifiers():
     assert set(models) == {"modality", "region", "projection"}
     assert models["modality"].labels == list(MODALITIES)
     assert all(0.5 <= t < 1 for t in models["modality"].threshold)
+
+
+def test_the_measurement_script_runs_on_a_validation_folder(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "m.json"
+    subprocess.run([sys.executable, str(root / "scripts" / "measure_concepts.py"), "--valid", str(SAMPLE), "--json", str(out)],
+                   check=True, capture_output=True, text=True, timeout=300)
+    r = json.loads(out.read_text())["measure"]
+    assert r["images"] == 266 and "develop" not in json.loads(out.read_text())
+    assert r["modality"]["agreement"] >= 0.82 and r["modality"]["precision"] >= 0.95
+    assert set(r["modality"]["per_class"]) == set(MODALITIES.values())
+    assert r["concepts_exported"]["f1"] >= 0.65 and r["concepts_exported"]["secondary_f1"] > 0.6
+    assert sum(r["modality"]["confusion"].values()) == r["modality"]["images"]
