@@ -12,9 +12,11 @@ import os
 import re
 from pathlib import Path
 
+from ..assets import model_path
+
 os.environ.setdefault("MEDCAT_DISABLE_VERSION_CHECK", "true")  # no PyPI request at import
 
-SOURCES = Path(__file__).resolve().parents[3] / "models" / "concepts"
+SOURCES = model_path("concepts")  # inside the package: the wheel carries the pack
 DEFAULT_PACK = SOURCES / "medcat_rocov2"
 
 #: MedCAT settings every pack is run with: short names ("CT", "US", "MR") must be found.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import queue
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable
@@ -185,7 +186,10 @@ def run_ray(spec: WorkerSpec, actors: int, gpus_per_actor: int, cpus_per_actor: 
         return live
 
     try:
+        startup = time.perf_counter()
         live = start_actors(actors, 0)
+        stats["startup_s"] = round(time.perf_counter() - startup, 3)
+        dispatch = time.perf_counter()
         waiting = deque(todo)
         pending: dict = {}  # ref → (actor, shard)
         load = {a: 0 for a in live}
@@ -220,6 +224,7 @@ def run_ray(spec: WorkerSpec, actors: int, gpus_per_actor: int, cpus_per_actor: 
                 live = start_actors(actors, stats["actors_started"])
                 load = {a: 0 for a in live}
             feed()
+        stats["dispatch_s"] = round(time.perf_counter() - dispatch, 3)
     finally:
         if started_here:
             ray.shutdown()

@@ -184,13 +184,20 @@ def run_filter(opts: FilterOptions) -> dict:
         mine = sum(1 for k in range(plan["shards"]) if k % opts.num_nodes == opts.node_rank)
         log.info(f"{len(plan['sources'])} sources in {plan['shards']} shards; {len(todo)} to do here"
                  + (f" (node {opts.node_rank} of {opts.num_nodes})" if opts.num_nodes > 1 else ""))
-        process_shards(opts, run, todo, mine)
+        processing = time.perf_counter()
+        executor = process_shards(opts, run, todo, mine)
+        processing = round(time.perf_counter() - processing, 3)
+        log.info(f"processed {len(todo)} shards in {processing} s")
         if opts.num_nodes > 1:
             log.info(f"node {opts.node_rank}: its shards are done; finish with `rocov2-fast filter ... --finish-only` "
                      "once every node is done")
             return {"shards": plan["shards"], "shards_processed_this_run": len(todo), "finished": False,
                     "seconds": round(time.perf_counter() - started, 2)}
-        return finish_run(run, opts, started, done_now=len(todo))
+        summary = finish_run(run, opts, started, done_now=len(todo))
+        summary["seconds_processing_shards"] = processing
+        summary["executor"] = executor
+        write_summary(run, summary)
+        return summary
 
 
 def check_options(opts: FilterOptions) -> None:
@@ -206,14 +213,15 @@ def check_options(opts: FilterOptions) -> None:
         require_cuda(opts.gpus)
 
 
-def process_shards(opts: FilterOptions, run: RunDir, todo: list[int], mine: int) -> None:
+def process_shards(opts: FilterOptions, run: RunDir, todo: list[int], mine: int) -> dict:
+    """Runs the shards `todo`; returns what the executor reports (kind, workers, timings)."""
     from . import executors
 
     log = runlog.get()
     with runlog.ShardProgress(total=mine, done_before=mine - len(todo), enabled=opts.show_progress,
                               interval=opts.progress_interval) as progress:
         if not todo:
-            return
+            return {"kind": opts.executor, "workers": 0}
         if opts.executor == "ray":
             gpus = opts.gpus if opts.gpus >= 0 else -1  # -1: every GPU of the cluster
             spec = WorkerSpec(run_dir=str(Path(opts.out).resolve()), device=None if opts.cpu_sessions or gpus == 0 else 0,
@@ -222,7 +230,7 @@ def process_shards(opts: FilterOptions, run: RunDir, todo: list[int], mine: int)
                                       cpus_per_actor=opts.workers, address=opts.ray_address, todo=todo,
                                       on_done=progress.shard_done, log=log.info)
             log.info(f"ray: {stats['retries']} shard retries, {stats['actors_started']} actors started")
-            return
+            return {"kind": "ray", **stats}
         n = worker_count(opts)
         specs = worker_specs(opts, n)
         log.info(f"{n} shard worker(s): " + ", ".join(f"{s.name} on {'cuda:' + str(s.device) if s.device is not None else 'cpu'}"
@@ -231,6 +239,7 @@ def process_shards(opts: FilterOptions, run: RunDir, todo: list[int], mine: int)
             executors.run_in_process(specs[0], todo, progress.shard_done, log.info)
         else:
             executors.run_processes(specs, todo, progress.shard_done, log.warning)
+        return {"kind": "local" if n == 1 else "processes", "workers": n}
 
 
 def finish_run(run: RunDir, opts: FilterOptions, started: float, done_now: int) -> dict:
