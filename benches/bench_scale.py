@@ -34,7 +34,8 @@ def run(corpus_dir: Path, out: Path, shard_size: int, extra: list[str]) -> dict:
     subprocess.run(args, check=True, capture_output=True, text=True)
     wall = time.perf_counter() - started
     summary = json.loads((out / "summary.json").read_text())
-    # Ray: the time actors spent on shards, without starting Ray and the actors (reported apart)
+    # worker processes / Ray: the time spent on shards once the first worker was ready; starting
+    # the processes (imports, model loading) or Ray and its actors is reported apart
     processing = summary["executor"].get("dispatch_s", summary["seconds_processing_shards"])
     images = summary["statuses"].get("ok", 0)
     return {"wall_s": round(wall, 2), "processing_s": processing, "startup_s": summary["executor"].get("startup_s", 0.0), "shards": summary["shards"], "images": images,

@@ -24,8 +24,12 @@ from .worker import ShardWorker, WorkerSpec, iterate
 Report = Callable[[dict], None]
 
 
-def run_in_process(spec: WorkerSpec, todo: list[int], on_done: Report, log: Callable[[str], None]) -> None:
-    ShardWorker(spec).run_stream(iterate(todo), on_done)
+def run_in_process(spec: WorkerSpec, todo: list[int], on_done: Report, log: Callable[[str], None]) -> dict:
+    started = time.perf_counter()
+    worker = ShardWorker(spec)
+    ready = time.perf_counter()
+    worker.run_stream(iterate(todo), on_done)
+    return {"startup_s": round(ready - started, 3), "dispatch_s": round(time.perf_counter() - ready, 3)}
 
 
 def _process_main(spec: WorkerSpec, tasks, results) -> None:
@@ -38,6 +42,7 @@ def _process_main(spec: WorkerSpec, tasks, results) -> None:
     except BaseException as e:
         results.put(("error", spec.name, None, one_line(e)))
         return
+    results.put(("ready", spec.name, None, None))
 
     def claim() -> int | None:
         try:
@@ -58,12 +63,14 @@ def one_line(e: BaseException) -> str:
 
 
 def run_processes(specs: list[WorkerSpec], todo: list[int], on_done: Report, log: Callable[[str], None],
-                  max_rounds: int = 3) -> None:
+                  max_rounds: int = 3) -> dict:
     """One spawned process per spec. A process that dies (killed, out of memory) loses only the
     shards it held; they go back to the queue, and a later round starts fresh processes for what
     is left. An exception inside a worker fails the run with its message."""
     ctx = mp.get_context("spawn")  # onnxruntime and the core hold threads: never fork them
     remaining = set(todo)
+    stats: dict = {"startup_s": None, "dispatch_s": None}
+    started = time.perf_counter()
     for round_ in range(1, max_rounds + 1):
         tasks, results = ctx.Queue(), ctx.Queue()
         for k in sorted(remaining):
@@ -85,7 +92,10 @@ def run_processes(specs: list[WorkerSpec], todo: list[int], on_done: Report, log
                             tasks.put(lost)
                         held[name].clear()
                 continue
-            if kind == "claimed":
+            if kind == "ready":
+                if stats["startup_s"] is None:  # the first worker can take shards from here on
+                    stats["startup_s"] = round(time.perf_counter() - started, 3)
+            elif kind == "claimed":
                 held[name].add(k)
             elif kind == "done":
                 held[name].discard(k)
@@ -100,7 +110,8 @@ def run_processes(specs: list[WorkerSpec], todo: list[int], on_done: Report, log
         if errors:
             raise Rocov2Error(errors[0].splitlines()[0] if len(errors[0].splitlines()) == 1 else errors[0])
         if not remaining:
-            return
+            stats["dispatch_s"] = round(time.perf_counter() - started - (stats["startup_s"] or 0), 3)
+            return stats
         log(f"round {round_}: {len(remaining)} shards left after worker deaths; starting fresh workers")
     raise Rocov2Error(f"{len(remaining)} shards could not be processed after {max_rounds} rounds of workers "
                       f"(first: {min(remaining)}); see the log in RUN_DIR/logs")

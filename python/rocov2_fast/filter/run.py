@@ -236,10 +236,8 @@ def process_shards(opts: FilterOptions, run: RunDir, todo: list[int], mine: int)
         log.info(f"{n} shard worker(s): " + ", ".join(f"{s.name} on {'cuda:' + str(s.device) if s.device is not None else 'cpu'}"
                                                    for s in specs))
         if n == 1:
-            executors.run_in_process(specs[0], todo, progress.shard_done, log.info)
-        else:
-            executors.run_processes(specs, todo, progress.shard_done, log.warning)
-        return {"kind": "local" if n == 1 else "processes", "workers": n}
+            return {"kind": "local", "workers": 1, **executors.run_in_process(specs[0], todo, progress.shard_done, log.info)}
+        return {"kind": "processes", "workers": n, **executors.run_processes(specs, todo, progress.shard_done, log.warning)}
 
 
 def finish_run(run: RunDir, opts: FilterOptions, started: float, done_now: int) -> dict:
