@@ -20,7 +20,8 @@ from rocov2_fast.dataset.split import stratification_quality
 from rocov2_fast.dataset.tables import attribution
 
 ROCOV2_FILES = sorted(
-    [f"{s}_{k}" for s in ("train", "valid", "test") for k in ("images.zip", "captions.csv", "concepts.csv", "concepts_manual.csv")]
+    [f"{s}_{k}" for s in ("train", "valid", "test") for k in ("images.zip", "captions.csv", "concepts.csv", "concepts_manual.csv",
+                                                         "concepts_manual_source.csv")]
     + ["cui_mapping.csv", "license_information.csv"])
 
 
@@ -138,8 +139,10 @@ def test_export_import_export_round_trip(built, tmp_path):
         assert part.select("image_id", "caption").rows() == sorted((r[0], r[1]) for r in captions)
         concepts = dict(read_csv_rows(first / f"{split}_concepts.csv")[1:])
         manual = dict(read_csv_rows(first / f"{split}_concepts_manual.csv")[1:])
-        for image_id, cuis, manual_cuis in part.select("image_id", "concepts", "concepts_manual").iter_rows():
+        source = dict(read_csv_rows(first / f"{split}_concepts_manual_source.csv")[1:])
+        for image_id, cuis, manual_cuis, how in part.select("image_id", "concepts", "concepts_manual", "manual_source").iter_rows():
             assert ";".join(cuis) == concepts[image_id] and ";".join(manual_cuis) == manual[image_id]
+            assert source[image_id] == how and how in ("annotated", "suggested", "none")
     second = export_rocov2(tmp_path / "imported", tmp_path / "again")
     assert second["reencoded_as_jpeg"] == 0
     for name in ROCOV2_FILES:

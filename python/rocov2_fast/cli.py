@@ -298,12 +298,14 @@ def concepts_command(
 @app.command("suggest-manual")
 def suggest_manual_command(
     run_dir: Annotated[Path, typer.Argument(help="A run directory with captions.parquet.")],
+    min_confidence: Annotated[Optional[float], typer.Option(help="Suggest a modality only at this confidence or above (default: the shipped model's, set for 97.5 % precision).", min=0.0, max=1.0)] = None,
 ) -> None:
-    """Propose modality (and X-ray region/projection the caption states) for annotators."""
+    """Propose a modality (with its confidence) and the X-ray region/projection for annotators."""
     from .concepts.run import suggest_run
 
-    out = suggest_run(run_dir)
-    typer.echo(f"{run_dir / 'manual_suggestions.parquet'}: {out['modality'].is_not_null().sum()} of {out.height} captions name one modality")
+    out = suggest_run(run_dir, min_confidence=min_confidence)
+    typer.echo(f"{run_dir / 'manual_suggestions.parquet'}: {out['modality'].is_not_null().sum()} of {out.height} captions "
+               "get a modality suggestion")
 
 
 @app.command("build-concept-model")

@@ -44,11 +44,11 @@ def concepts_run(run_dir: Path, *, model: str | None = None, min_images: int = 1
     return summary
 
 
-def suggest_run(run_dir: Path) -> pl.DataFrame:
+def suggest_run(run_dir: Path, min_confidence: float | None = None) -> pl.DataFrame:
     """`rocov2-fast suggest-manual RUN_DIR`: suggestions for the kept captions →
     RUN_DIR/manual_suggestions.parquet."""
     run_dir = Path(run_dir)
     captions = pl.read_parquet(run_dir / "captions.parquet").filter(pl.col("keep"))
-    out = suggest_manual(captions.select("image_id", "caption"))
+    out = suggest_manual(captions.select("image_id", "caption"), min_confidence=min_confidence)
     out.write_parquet(run_dir / "manual_suggestions.parquet")
     return out

@@ -112,6 +112,9 @@ def export_rocov2(run_dir: Path, out: Path, prefix: str = "ROCOv2_2023") -> dict
         write_csv(out / f"{split}_captions.csv", ["ID", "Caption"], zip(ids, rows["caption"].to_list()))
         for suffix, column in (("concepts", "concepts"), ("concepts_manual", "concepts_manual")):
             write_csv(out / f"{split}_{suffix}.csv", ["ID", "CUIs"], ((i, ";".join(c)) for i, c in zip(ids, rows[column].to_list())))
+        # beside the release's format (kept as is): where each image's manual concepts came from
+        sources = rows["manual_source"].to_list() if "manual_source" in rows.columns else ["annotated"] * len(ids)
+        write_csv(out / f"{split}_concepts_manual_source.csv", ["ID", "Source"], zip(ids, sources))
     used = sorted(set(df["concepts"].explode().drop_nulls().to_list()))
     names = cui_names(run_dir)
     write_csv(out / "cui_mapping.csv", ["CUI", "Canonical name"], ((c, names.get(c, "")) for c in used))

@@ -63,6 +63,8 @@ def import_rocov2(release: Path, out: Path, *, with_images: bool = True) -> dict
         captions = read_id_csv(release / f"{split}_captions.csv")
         concepts = read_id_csv(release / f"{split}_concepts.csv")
         manual = read_id_csv(release / f"{split}_concepts_manual.csv")
+        source_path = release / f"{split}_concepts_manual_source.csv"  # written by our export, not the release
+        manual_source = read_id_csv(source_path) if source_path.exists() else {}
         zip_path = release / f"{split}_images.zip"
         paths = extract_images(zip_path, images_dir) if with_images and zip_path.exists() else {}
         for image_id, caption in captions.items():
@@ -71,7 +73,7 @@ def import_rocov2(release: Path, out: Path, *, with_images: bool = True) -> dict
             rows.append({
                 "image_id": image_id, "split": split, "pmcid": info.get("PMCID") or None, "caption": caption,
                 "concepts": split_cuis(concepts.get(image_id, "")), "concepts_manual": manual_cuis,
-                "manual_source": "annotated" if manual_cuis else "none", "image_path": paths.get(image_id),
+                "manual_source": manual_source.get(image_id) or ("annotated" if manual_cuis else "none"), "image_path": paths.get(image_id),
                 "format": "jpeg", "width": None, "height": None, "license": None, "license_raw": None,
                 "attribution": info.get("Attribution"), "link": info.get("Link"),
             })
