@@ -186,3 +186,11 @@ def test_version_and_gpus_all_without_cuda(corpus, tmp_path):
     assert version.returncode == 0 and version.stdout.startswith("rocov2-fast ")
     no_gpu = run_cli(filter_cli(corpus, tmp_path / "all", "--gpus", "all"), env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
     assert no_gpu.returncode == 2 and no_gpu.stderr.startswith("error: ")
+
+
+def test_the_installed_command_runs_main():
+    """main() (gc.freeze, SIGTERM → unwinding) is what users get, not the bare typer app."""
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "rocov2-fast"]
+    assert script.value == "rocov2_fast.cli:main"
