@@ -24,7 +24,7 @@
 //! * A *panel letter* is a small isolated high-contrast blob (letter-sized, letter-shaped) in the
 //!   top corners of a panel.
 //!
-//! `score = 1 − (1 − c)·(1 − 0.5·l)` with c the most confident accepted cut and l the fraction
+//! `score = 1 − (1 − c)·(1 − 0.6·l)` with c the most confident accepted cut and l the fraction
 //! of panels with a letter, when there are ≥ 2 panels; with a single panel,
 //! `score = 0.4 · c'` where c' is the confidence the best rejected band would have had (so
 //! single images stay below 0.4).
@@ -42,7 +42,9 @@ const MIN_PART_OF_LARGEST: f32 = 0.2;
 const MIN_CONTENT_FILL: f32 = 0.3;
 const MAX_BLANK_FRACTION: f32 = 0.3;
 /// A pixel next to a band "differs" from it by more than this many grey levels.
-const EDGE_CONTRAST: i32 = 24;
+const EDGE_CONTRAST: i32 = 12;
+/// A cut is strong when at least this fraction of both its edges is straight.
+const MIN_STRAIGHTNESS: f32 = 0.4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rect {
@@ -80,9 +82,12 @@ pub struct Layout {
 #[derive(Debug, Clone, Copy)]
 struct Line {
     uniform: bool,
+    /// The line's reference level (median of five samples).
     value: u8,
     /// Fraction of the line within about ±12 levels of its mode.
     clean: f32,
+    /// Pixels more than 20 levels off (exact for uniform lines).
+    outliers: u32,
 }
 
 /// The line's statistics; stops early once it cannot be uniform (most lines of an image).
@@ -95,21 +100,19 @@ fn line_of(pixels: &[u8]) -> Line {
     samples.sort_unstable();
     let reference = samples[2] as i32;
     let allowed = n * (100 - UNIFORM_PERCENT as usize) / 100;
-    let (mut outliers, mut close, mut sum, mut count) = (0usize, 0usize, 0u32, 0u32);
+    let (mut outliers, mut close) = (0usize, 0usize);
     for &p in pixels {
         let d = (p as i32 - reference).abs();
         if d > 20 {
             outliers += 1;
             if outliers > allowed {
-                return Line { uniform: false, value: reference as u8, clean: 0.0 };
+                return Line { uniform: false, value: reference as u8, clean: 0.0, outliers: outliers as u32 };
             }
         } else {
-            sum += p as u32;
-            count += 1;
             close += (d <= 12) as usize;
         }
     }
-    Line { uniform: true, value: (sum / count.max(1)) as u8, clean: close as f32 / n.max(1) as f32 }
+    Line { uniform: true, value: reference as u8, clean: close as f32 / n.max(1) as f32, outliers: outliers as u32 }
 }
 
 struct Gray<'a> {
@@ -173,6 +176,13 @@ struct Band {
     end: u32,
 }
 
+#[derive(Debug, Clone, Copy)]
+struct Confidence {
+    /// Straight panel edges on both sides: the cut splits panels.
+    strong: bool,
+    value: f32,
+}
+
 struct Cut {
     axis: Axis,
     parts: Vec<Rect>,
@@ -214,50 +224,96 @@ impl Detector<'_> {
         }
     }
 
-    /// Fraction of the line at offset `at` (along `axis`, inside `r`) whose pixels differ from `value`.
-    fn differing(&self, r: Rect, axis: Axis, at: u32, value: u8) -> f32 {
-        let v = value as i32;
-        let (n, count) = match axis {
-            Axis::Rows => {
-                let row = self.gray.row(r.y0 + at, r.x0, r.x1);
-                (row.len(), row.iter().filter(|&&p| (p as i32 - v).abs() > EDGE_CONTRAST).count())
-            }
-            Axis::Cols => {
-                let col = self.gray.column(r.x0 + at, r.y0, r.y1);
-                (col.len(), col.iter().filter(|&&p| (p as i32 - v).abs() > EDGE_CONTRAST).count())
-            }
+    /// Pixel at offset `at` along `axis` and position `i` across it, inside `r`.
+    #[inline]
+    fn pixel(&self, r: Rect, axis: Axis, at: u32, i: u32) -> u8 {
+        match axis {
+            Axis::Rows => self.gray.data[((r.y0 + at) * self.gray.width + r.x0 + i) as usize],
+            Axis::Cols => self.gray.columns[((r.x0 + at) * self.gray.height + r.y0 + i) as usize],
+        }
+    }
+
+    /// Fraction of positions across the band where the content starts right at its edge `edge`:
+    /// one of the next two lines outward differs from the band's own pixel there.
+    fn straightness(&self, r: Rect, axis: Axis, len: u32, edge: u32, step: i64) -> f32 {
+        let across = match axis {
+            Axis::Rows => r.width(),
+            Axis::Cols => r.height(),
         };
-        count as f32 / n.max(1) as f32
+        let outward: Vec<u32> = (1..=2i64).map(|k| edge as i64 + step * k).filter(|&a| a >= 0 && a < len as i64).map(|a| a as u32).collect();
+        let hits = (0..across)
+            .filter(|&i| {
+                let inside = self.pixel(r, axis, edge, i) as i32;
+                outward.iter().any(|&a| (self.pixel(r, axis, a, i) as i32 - inside).abs() > EDGE_CONTRAST)
+            })
+            .count();
+        hits as f32 / across.max(1) as f32
+    }
+
+    /// Is the band crossed by a line (a chart's axis through the gap between two bars)? JPEG
+    /// noise puts outliers anywhere; a crossing line puts them at one position in every line.
+    fn crossed(&self, r: Rect, axis: Axis, band: Band, band_lines: &[Line], across: u32) -> bool {
+        if band_lines.len() == 1 {
+            return band_lines[0].outliers > across / 200;
+        }
+        let need = ((band_lines.len() as f32 * 0.8).ceil() as usize).max(2);
+        (0..across).any(|i| {
+            band_lines
+                .iter()
+                .enumerate()
+                .filter(|(k, l)| (self.pixel(r, axis, band.start + *k as u32, i) as i32 - l.value as i32).abs() > 20)
+                .count()
+                >= need
+        })
     }
 
     /// Confidence of a cut at `band` of trimmed rectangle `r` (see the module doc).
-    fn band_confidence(&self, r: Rect, axis: Axis, lines: &[Line], band: Band) -> f32 {
+    fn band_confidence(&self, r: Rect, axis: Axis, lines: &[Line], band: Band) -> Confidence {
         let len = lines.len() as u32;
-        let side = |edge: u32, value: u8, step: i64| {
-            // The best of the two lines next to the band: resampling may blur the first one.
-            (1..=2i64)
-                .map(|k| edge as i64 + step * k)
-                .filter(|&at| at >= 0 && at < len as i64)
-                .map(|at| self.differing(r, axis, at as u32, value))
-                .fold(0f32, f32::max)
-        };
-        let before = side(band.start, lines[band.start as usize].value, -1);
-        let after = side(band.end - 1, lines[band.end as usize - 1].value, 1);
+        let band_lines = &lines[band.start as usize..band.end as usize];
+        // A gutter has a line crossed by nothing; a gap between bars has the axis through it.
+        let across = band_lines.first().map(|_| match axis {
+            Axis::Rows => r.width(),
+            Axis::Cols => r.height(),
+        }).unwrap_or(1);
+        if self.crossed(r, axis, band, band_lines, across) {
+            return Confidence { strong: false, value: 0.0 };
+        }
+        // A full-length step between two flat levels inside the band (a black gutter beside a
+        // white chart background) is a straight panel edge too.
+        let step = band_lines.windows(2).any(|w| (w[0].value as i32 - w[1].value as i32).abs() > 2 * EDGE_CONTRAST);
+        let step = if step { 1.0 } else { 0.0 };
+        let before = self.straightness(r, axis, len, band.start, -1).max(step);
+        let after = self.straightness(r, axis, len, band.end - 1, 1).max(step);
         let straightness = before.min(after);
-        let clean = lines[band.start as usize..band.end as usize].iter().map(|l| l.clean).sum::<f32>() / (band.end - band.start) as f32;
+        let clean = band_lines.iter().map(|l| l.clean).sum::<f32>() / band_lines.len() as f32;
         let cleanliness = ((clean - 0.9) / 0.1).clamp(0.0, 1.0);
-        0.35 + 0.45 * straightness + 0.2 * cleanliness
+        if straightness >= MIN_STRAIGHTNESS {
+            Confidence { strong: true, value: 0.5 + 0.3 * straightness + 0.2 * cleanliness }
+        } else {
+            Confidence { strong: false, value: 0.2 + 0.3 * straightness + 0.1 * cleanliness }
+        }
     }
 
-    /// The accepted cut of `r` along `axis`, if any.
-    fn cut(&mut self, r: Rect, axis: Axis, lines: &[Line]) -> Option<Cut> {
-        let mut bands = bands_of(lines);
-        if bands.is_empty() {
+    /// The accepted cut of `r` along `axis`, if any: with strong bands only, or (`weak`) with
+    /// every clean band.
+    fn cut(&mut self, r: Rect, axis: Axis, lines: &[Line], weak: bool) -> Option<Cut> {
+        let all = bands_of(lines);
+        if all.is_empty() {
             return None;
         }
         let len = lines.len() as u32;
-        let confidences: Vec<f32> = bands.iter().map(|&b| self.band_confidence(r, axis, lines, b)).collect();
-        let mut conf_of = bands.iter().zip(&confidences).map(|(b, &c)| (b.start, c)).collect::<Vec<_>>();
+        let mut bands = Vec::new();
+        let mut conf_of = Vec::new();
+        for b in all {
+            let c = self.band_confidence(r, axis, lines, b);
+            if c.strong || (weak && c.value > 0.0) {
+                bands.push(b);
+                conf_of.push((b.start, c.value));
+            } else {
+                self.best_rejected = self.best_rejected.max(c.value);
+            }
+        }
         loop {
             if bands.is_empty() {
                 let best = conf_of.iter().map(|&(_, c)| c).fold(0f32, f32::max);
@@ -318,12 +374,23 @@ impl Detector<'_> {
             self.panels.push(t);
             return;
         }
-        let by_rows = self.cut(t, Axis::Rows, &rows);
-        let by_cols = self.cut(t, Axis::Cols, &cols);
-        let chosen = match (by_rows, by_cols) {
-            (Some(a), Some(b)) => Some(if b.confidence > a.confidence { b } else { a }),
-            (a, b) => a.or(b),
-        };
+        let mut chosen = None;
+        // Strong cuts split panels at any depth; weak ones (clean gutters between charts, whose
+        // edges are text) only the whole figure, and count for little without panel letters.
+        for weak in [false, true] {
+            if weak && depth > 0 {
+                break;
+            }
+            let by_rows = self.cut(t, Axis::Rows, &rows, weak);
+            let by_cols = self.cut(t, Axis::Cols, &cols, weak);
+            chosen = match (by_rows, by_cols) {
+                (Some(a), Some(b)) => Some(if b.confidence > a.confidence { b } else { a }),
+                (a, b) => a.or(b),
+            };
+            if chosen.is_some() {
+                break;
+            }
+        }
         match chosen {
             Some(cut) => {
                 let _ = cut.axis;
@@ -451,7 +518,7 @@ pub fn analyze_gray(gray: &[u8], width: u32, height: u32) -> Layout {
     let score = if panel_count >= 2 {
         let c = d.cuts.iter().copied().fold(0f32, f32::max);
         let l = letters as f32 / panel_count as f32;
-        1.0 - (1.0 - c) * (1.0 - 0.5 * l)
+        1.0 - (1.0 - c) * (1.0 - 0.6 * l)
     } else {
         0.4 * d.best_rejected
     };
