@@ -133,6 +133,7 @@ def filter_command(
     radiology_threshold: Annotated[Optional[float], typer.Option(help="Keep as radiology at score >= this (default: the model's).")] = None,
     rethreshold: Annotated[bool, typer.Option(help="Re-decide a finished run from its stored scores, without decoding.")] = False,
     decision: Annotated[str, typer.Option(help="What the thresholds apply to: 'image' (the CNNs' scores) or 'image+caption' (moved by caption evidence; docs/caption-evidence.md).")] = "image",
+    layout_threshold: Annotated[Optional[float], typer.Option(help="The layout detector alone calls a figure compound at this score with >= 2 panels (default 0.7; above 1 turns it off; docs/ingest.md).")] = None,
     executor: Annotated[str, typer.Option(help="'local' (this node) or 'ray' (a Ray cluster; pip install 'rocov2-fast[ray]').")] = "local",
     ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster to join (default: start a local Ray instance).")] = None,
     num_nodes: Annotated[int, typer.Option(help="Without Ray: the number of nodes sharing the run (each runs with its --node-rank).", min=1)] = 1,
@@ -148,7 +149,7 @@ def filter_command(
     from .filter.run import FilterOptions, dry_run as dry_run_of, rethreshold as rethreshold_run, run_filter
 
     if rethreshold:
-        summary = rethreshold_run(out, compound_threshold, radiology_threshold, dedup_distance)
+        summary = rethreshold_run(out, compound_threshold, radiology_threshold, dedup_distance, layout_threshold)
         typer.echo("\n".join(summary["funnel_text"]))
         typer.echo(f"{out}: re-decided with thresholds {summary['rethreshold']['new']} "
                    f"({summary['rethreshold']['unscored_images']} images lack a radiology score)")
@@ -164,7 +165,8 @@ def filter_command(
                          compound_threshold=compound_threshold, radiology_threshold=radiology_threshold,
                          shard_workers=shard_workers, cpu_sessions=cpu_sessions, executor=executor, ray_address=ray_address,
                          num_nodes=num_nodes, node_rank=node_rank, finish_only=finish_only, force_unlock=force_unlock,
-                         progress_interval=progress_interval, decision=decision)
+                         progress_interval=progress_interval, decision=decision,
+                         **({"layout_threshold": layout_threshold} if layout_threshold is not None else {}))
     if dry_run:
         print_dry_run(dry_run_of(opts))
         return

@@ -9,6 +9,7 @@ import polars as pl
 import pyarrow as pa
 
 from .caption_evidence import DECISIONS, combine_compound, combine_radiology, score_captions
+from .layout_rule import DEFAULT_LAYOUT_THRESHOLD
 from .manifest import MANIFEST_SCHEMA, image_id
 
 __all__ = ["DECISIONS", "decide", "decision_scores", "fate_of"]
@@ -49,18 +50,34 @@ def decision_scores(compound: np.ndarray, radiology: np.ndarray, caption_compoun
             combine_radiology(radiology, caption_radiology, image_threshold=thresholds["radiology"]))
 
 
+def layout_compound(layout_score: np.ndarray, panel_count: np.ndarray, thresholds: dict) -> np.ndarray:
+    """The training-free detector's call (filter/layout_rule.py): at least two panels and a
+    layout score at or above the threshold. It only ever adds compound calls to the CNN's."""
+    threshold = thresholds.get("layout", DEFAULT_LAYOUT_THRESHOLD)
+    with np.errstate(invalid="ignore"):
+        return (np.nan_to_num(panel_count, nan=0.0) >= 2) & (np.nan_to_num(layout_score, nan=-1.0) >= threshold)
+
+
 def fate_of(r: dict, compound_score: float, radiology_score: float, compound_threshold: float,
-            radiology_threshold: float) -> tuple[str, str | None, str | None]:
+            radiology_threshold: float, layout: str | None = None) -> tuple[str, str | None, str | None]:
+    """`layout`: the reason, when the layout detector calls the figure compound."""
     status = r["status"]
     if status in ("license_excluded", "not_read"):
         return "dropped", "license", r.get("error")
     if status != "ok":
         return "dropped", "ingest", f"{status}: {r.get('error') or ''}".rstrip(": ")
+    if layout is not None and not compound_score >= compound_threshold:
+        return "dropped", "compound", layout
     if compound_score >= compound_threshold:
         return "dropped", "compound", f"compound score {compound_score:.3f} >= {compound_threshold}"
     if radiology_score < radiology_threshold:
         return "dropped", "radiology", f"radiology score {radiology_score:.3f} < {radiology_threshold}"
     return "kept", None, None
+
+
+def layout_reason(score: float, panels: float, thresholds: dict) -> str:
+    return (f"layout: {int(panels)} panels, layout score {score:.3f} >= "
+            f"{thresholds.get('layout', DEFAULT_LAYOUT_THRESHOLD)}")
 
 
 def align(df: pl.DataFrame) -> pa.Table:
@@ -95,7 +112,10 @@ def decide(shard: int, df: pl.DataFrame, image_bytes: list[bytes | None], batch:
         compound_scores[scored] = compound.predict(batch[[pixel_index[i] for i in scored]], batch_size)
     compound_decision, _ = decision_scores(compound_scores, compound_scores, caption_compound, caption_radiology,
                                            decision, thresholds)
-    single = [i for i in scored if compound_decision[i] < thresholds["compound"]]
+    layout_score, panel_count = (df[c].cast(pl.Float32).fill_null(float("nan")).to_numpy() if c in df.columns
+                                 else np.full(n, np.nan, np.float32) for c in ("compound_layout_score", "panel_count"))
+    by_layout = layout_compound(layout_score, panel_count, thresholds)
+    single = [i for i in scored if compound_decision[i] < thresholds["compound"] and not by_layout[i]]
     radiology_scores = np.full(n, np.nan, np.float32)
     if single:
         radiology_scores[single] = radiology.predict(batch[[pixel_index[i] for i in single]], batch_size)
@@ -107,7 +127,8 @@ def decide(shard: int, df: pl.DataFrame, image_bytes: list[bytes | None], batch:
     fates, stages, reasons, ids, paths = [], [], [], [], []
     for i in range(n):
         fate, stage, reason = fate_of({"status": column["status"][i], "error": column["error"][i]},
-                                      compound_decision[i], radiology_decision[i], thresholds["compound"], thresholds["radiology"])
+                                      compound_decision[i], radiology_decision[i], thresholds["compound"], thresholds["radiology"],
+                                      layout_reason(layout_score[i], panel_count[i], thresholds) if by_layout[i] else None)
         ident = image_id(column["pmcid"][i], column["archive"][i], column["graphic"][i], column["figure_index"][i])
         path = None
         if fate == "kept":

@@ -28,7 +28,8 @@ from ..errors import Rocov2Error
 from ..rundir import HOST, RunDir, write_json_atomic, write_table_atomic
 from . import dedup
 from .caption_evidence import DECISIONS, DEFAULT_DECISION
-from .decide import accession, align, decision_scores, excluded_by_file_list, fate_of
+from .decide import accession, align, decision_scores, excluded_by_file_list, fate_of, layout_compound, layout_reason
+from .layout_rule import DEFAULT_LAYOUT_THRESHOLD
 from .finish import STAGES, Funnel, finish, summarise, write_summary  # noqa: F401  (re-exported)
 from .manifest import MANIFEST_SCHEMA
 from .models import FilterModel, default_model_path, require_cuda, visible_gpus
@@ -75,6 +76,8 @@ class FilterOptions:
     progress_interval: float = 30.0
     #: what the thresholds apply to: the image models' scores, or those moved by caption evidence
     decision: str = DEFAULT_DECISION
+    #: the layout detector calls a figure compound at this score with >= 2 panels (> 1: never)
+    layout_threshold: float = DEFAULT_LAYOUT_THRESHOLD
 
 
 def file_sha(path: Path) -> str:
@@ -96,7 +99,8 @@ def settings_of(opts: FilterOptions, run: RunDir, sources: list[str], compound_p
     if compound.input_size != radiology.input_size:
         raise Rocov2Error(f"the models want different input sizes ({compound.input_size} vs {radiology.input_size})")
     thresholds = {"compound": opts.compound_threshold if opts.compound_threshold is not None else compound.threshold,
-                  "radiology": opts.radiology_threshold if opts.radiology_threshold is not None else radiology.threshold}
+                  "radiology": opts.radiology_threshold if opts.radiology_threshold is not None else radiology.threshold,
+                  "layout": opts.layout_threshold}
     return {
         "sources": hashlib.sha256("\n".join(sources).encode()).hexdigest()[:16], "source_count": len(sources),
         "licenses": list(opts.licenses), "file_list": file_sha(Path(opts.file_list)) if opts.file_list else None,
@@ -287,7 +291,8 @@ def source_bytes(source: str) -> int:
         return 0
 
 
-def rethreshold(out: Path, compound: float | None = None, radiology: float | None = None, dedup_distance: int = dedup.DEFAULT_DISTANCE) -> dict:
+def rethreshold(out: Path, compound: float | None = None, radiology: float | None = None, dedup_distance: int = dedup.DEFAULT_DISTANCE,
+                layout: float | None = None) -> dict:
     """Re-decides a finished run from its stored scores, without decoding: updates fates, adds
     the original bytes of newly kept images (read from their packages, not decoded) and removes
     those no longer kept. Images never scored by the radiology model (compound at the old
@@ -296,7 +301,8 @@ def rethreshold(out: Path, compound: float | None = None, radiology: float | Non
     run = RunDir(out)
     config = run.settings()
     old = config["thresholds"]
-    new = {"compound": old["compound"] if compound is None else compound, "radiology": old["radiology"] if radiology is None else radiology}
+    new = {"compound": old["compound"] if compound is None else compound, "radiology": old["radiology"] if radiology is None else radiology,
+           "layout": old.get("layout", DEFAULT_LAYOUT_THRESHOLD) if layout is None else layout}
     unscored = 0
     decision = config.get("decision", "image")
     for k in sorted(run.markers()):
@@ -305,16 +311,20 @@ def rethreshold(out: Path, compound: float | None = None, radiology: float | Non
         compound_decision, radiology_decision = decision_scores(
             *(df[c].cast(pl.Float32).fill_null(float("nan")).to_numpy()
               for c in ("compound_score", "radiology_score", "caption_compound", "caption_radiology")), decision, new)
+        layout_score, panel_count = (df[c].cast(pl.Float32).fill_null(float("nan")).to_numpy()
+                                     for c in ("compound_layout_score", "panel_count"))
+        by_layout = layout_compound(layout_score, panel_count, new)
         records = df.to_dicts()
-        for r, c, rad in zip(records, compound_decision.tolist(), radiology_decision.tolist()):
+        for i, (r, c, rad) in enumerate(zip(records, compound_decision.tolist(), radiology_decision.tolist())):
             if r["status"] != "ok":
                 continue
-            if c == c and c < new["compound"] and r["radiology_score"] is None:
+            if c == c and c < new["compound"] and not by_layout[i] and r["radiology_score"] is None:
                 unscored += 1
                 r["fate"], r["stage"] = "dropped", "radiology"
                 r["reason"] = "no radiology score (compound at the old threshold): rerun filter --fresh to score it"
             else:
-                r["fate"], r["stage"], r["reason"] = fate_of(r, c, rad, new["compound"], new["radiology"])
+                r["fate"], r["stage"], r["reason"] = fate_of(r, c, rad, new["compound"], new["radiology"],
+                                                             layout_reason(layout_score[i], panel_count[i], new) if by_layout[i] else None)
             r["duplicate_of"] = None
         updated = pl.DataFrame(records, schema=df.schema)
         sync_images(run, df, updated)
