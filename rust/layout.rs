@@ -14,12 +14,14 @@
 //!   is dropped and its two parts merged) until every part is a plausible panel: at least 8 % of
 //!   the rectangle and 20 % of the largest part long, at least 30 % of its area content after its
 //!   own trimming, and not mostly blank lines (lines of text, a legend beside a chart).
-//! * Each accepted cut gets a confidence `0.35 + 0.45·straightness + 0.2·cleanliness`:
-//!   *straightness* is the smaller, over the two sides, of the fraction of the line next to the
-//!   band that differs from the band (image panels end in a straight edge; the background of a
-//!   micrograph or the space around a chart's text does not); *cleanliness* how exactly uniform
-//!   the band is (digital gutters are flat, backgrounds are noisy).
-//! * Parts are cut again (the direction with the most confident cut first), up to depth 4. The
+//! * A band crossed by a line (the same position off-level in most of its lines) is no gutter.
+//! * *Straightness* of a side: the fraction of positions along the band where one of the next two
+//!   lines outward differs from the band's pixel (image panels end in a straight edge; the
+//!   background of a micrograph or the space around a chart's text does not); a full-length step
+//!   between two flat levels inside the band counts as straight. *Strong* bands are straight
+//!   (≥ 0.4) on both sides: confidence `0.5 + 0.3·straightness + 0.2·cleanliness`; *weak* ones
+//!   `0.2 + 0.3·straightness + 0.1·cleanliness` and may only cut the whole figure.
+//! * Parts are cut again with strong bands (the direction with the most confident cut), up to depth 4. The
 //!   leaves are the panels.
 //! * A *panel letter* is a small isolated high-contrast blob (letter-sized, letter-shaped) in the
 //!   top corners of a panel.
