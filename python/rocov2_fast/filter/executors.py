@@ -138,13 +138,15 @@ class _RayShardActor:
         return self.worker.process(k)
 
 
-def run_ray(spec: WorkerSpec, actors: int, gpus_per_actor: int, cpus_per_actor: int, address: str | None,
+def run_ray(spec: WorkerSpec, actors: int, gpus_per_actor: int, decode_threads: int, address: str | None,
             todo: list[int], on_done: Report, log: Callable[[str], None], in_flight: int = 2,
             actor_timeout_s: float = 600) -> dict:
     """Feeds shards to Ray actors (`in_flight` tasks each, so one decodes while the other is
-    scored). `actors` 0: one per GPU of the cluster (or one per `cpus_per_actor` CPUs on a CPU
-    cluster); `cpus_per_actor` 0: the cluster's CPUs per GPU (decode threads), or 4 on a CPU
-    cluster. Returns {"retries": n, "actors": [...], "actors_started": n}."""
+    scored). `actors` 0: one per GPU of the cluster (on a CPU cluster, one per 4 CPUs).
+    `decode_threads` (the CPUs each actor reserves, in total over the actors) 0: the cluster's
+    CPUs shared out. Actors join as they become ready; a shard whose actor died goes to another
+    and a replacement actor is asked for. Returns {"retries", "actors", "actors_started",
+    "startup_s", "dispatch_s"}."""
     try:
         import ray
     except ImportError as e:
@@ -159,61 +161,64 @@ def run_ray(spec: WorkerSpec, actors: int, gpus_per_actor: int, cpus_per_actor: 
     cluster_gpus, cluster_cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
     if gpus_per_actor and cluster_gpus == 0:
         raise Rocov2Error(f"the Ray cluster at {address or 'localhost'} has no GPUs: use --gpus 0 for CPU actors")
-    if not cpus_per_actor:
-        cpus_per_actor = max(1, cluster_cpus // cluster_gpus) if gpus_per_actor else min(4, cluster_cpus)
     if not actors:
-        actors = cluster_gpus if gpus_per_actor else max(1, cluster_cpus // cpus_per_actor)
+        actors = cluster_gpus if gpus_per_actor else max(1, cluster_cpus // 4)
+    cpus_per_actor = max(1, (decode_threads or cluster_cpus) // actors)
     spec.decode_threads = cpus_per_actor
     if spec.device is None and not spec.session_threads:
         spec.session_threads = cpus_per_actor
     log(f"ray cluster: {cluster_cpus} CPUs, {cluster_gpus} GPUs; {actors} actors of {gpus_per_actor} GPU, {cpus_per_actor} CPUs")
     Actor = ray.remote(_RayShardActor).options(num_gpus=gpus_per_actor, num_cpus=cpus_per_actor,
                                                 max_concurrency=in_flight)
-    stats = {"retries": 0, "actors": [], "actors_started": 0}
+    stats: dict = {"retries": 0, "actors": [], "actors_started": 0}
+    starting: dict = {}  # ready() ref → actor not yet ready
+    load: dict = {}  # ready actor → its shards in flight
 
-    def start_actors(n: int, first: int) -> list:
-        made = []
-        for i in range(first, first + n):
-            s = WorkerSpec(**{**spec.__dict__, "name": f"actor-{i}"})
-            made.append(Actor.remote(s))
-        stats["actors_started"] += n
-        ready_refs = {a.ready.remote(): a for a in made}
-        live = []
-        done, _ = ray.wait(list(ready_refs), num_returns=len(ready_refs), timeout=actor_timeout_s)
-        for ref in done:
-            try:
-                error, where = ray.get(ref)
-            except RayActorError as e:
-                log(f"an actor died while starting: {e}")
-                continue
-            if error:
-                raise Rocov2Error(error)
-            stats["actors"].append(where)
-            live.append(ready_refs[ref])
-        if not live:
-            raise Rocov2Error(f"no Ray actor could start within {actor_timeout_s:.0f} s "
-                              f"(each asks for {gpus_per_actor} GPU, {cpus_per_actor} CPU): is the cluster big enough?")
-        log(f"{len(live)} Ray actors ready: " + "; ".join(stats["actors"][-len(live):]))
-        return live
+    def start(n: int) -> None:
+        for _ in range(n):
+            name = f"actor-{stats['actors_started']}"
+            stats["actors_started"] += 1
+            actor = Actor.remote(WorkerSpec(**{**spec.__dict__, "name": name}))
+            starting[actor.ready.remote()] = actor
+
+    def admit(block: bool) -> None:
+        """Actors that became ready start taking shards; with `block`, wait for at least one."""
+        deadline = time.monotonic() + actor_timeout_s
+        while starting:
+            done, _ = ray.wait(list(starting), num_returns=len(starting), timeout=1.0 if block else 0)
+            for ref in done:
+                actor = starting.pop(ref)
+                try:
+                    error, where = ray.get(ref)
+                except RayActorError as e:
+                    log(f"an actor died while starting: {type(e).__name__}")
+                    continue
+                if error:
+                    raise Rocov2Error(error)
+                stats["actors"].append(where)
+                load[actor] = 0
+                log(f"Ray actor ready: {where}")
+            if not block or load:
+                return
+            if time.monotonic() > deadline:
+                raise Rocov2Error(f"no Ray actor could start within {actor_timeout_s:.0f} s (each asks for "
+                                  f"{gpus_per_actor} GPU, {cpus_per_actor} CPU): is the cluster big enough?")
 
     try:
         startup = time.perf_counter()
-        live = start_actors(actors, 0)
+        start(actors)
+        admit(block=True)
         stats["startup_s"] = round(time.perf_counter() - startup, 3)
         dispatch = time.perf_counter()
         waiting = deque(todo)
-        pending: dict = {}  # ref → (actor, shard)
-        load = {a: 0 for a in live}
-
-        def feed() -> None:
-            for a in list(load):
-                while waiting and load[a] < in_flight:
+        pending: dict = {}  # task ref → (actor, shard)
+        while pending or waiting:
+            admit(block=not load)
+            for actor in list(load):
+                while waiting and load[actor] < in_flight:
                     k = waiting.popleft()
-                    pending[a.process.remote(k)] = (a, k)
-                    load[a] += 1
-
-        feed()
-        while pending:
+                    pending[actor.process.remote(k)] = (actor, k)
+                    load[actor] += 1
             done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
             for ref in done:
                 actor, k = pending.pop(ref)
@@ -223,18 +228,13 @@ def run_ray(spec: WorkerSpec, actors: int, gpus_per_actor: int, cpus_per_actor: 
                     stats["retries"] += 1
                     log(f"shard {k}: its actor died ({type(e).__name__}); retrying it on another actor")
                     waiting.appendleft(k)
-                    load.pop(actor, None)
+                    if load.pop(actor, None) is not None:
+                        start(1)  # a replacement, placed when the cluster has room again
                     continue
                 except RayTaskError as e:
-                    raise Rocov2Error(f"shard {k} failed inside its actor: {e.cause if hasattr(e, 'cause') else e}") from e
-                if actor in load:
-                    load[actor] -= 1
+                    raise Rocov2Error(f"shard {k} failed inside its actor: {getattr(e, 'cause', None) or e}") from e
+                load[actor] -= 1
                 on_done(summary)
-            if not load and waiting:
-                log("every actor is gone; starting new ones")
-                live = start_actors(actors, stats["actors_started"])
-                load = {a: 0 for a in live}
-            feed()
         stats["dispatch_s"] = round(time.perf_counter() - dispatch, 3)
     finally:
         if started_here:

@@ -231,7 +231,7 @@ def process_shards(opts: FilterOptions, run: RunDir, todo: list[int], mine: int)
             spec = WorkerSpec(run_dir=str(Path(opts.out).resolve()), device=None if opts.cpu_sessions or gpus == 0 else 0,
                               session_threads=opts.session_threads, batch_size=opts.batch_size)
             stats = executors.run_ray(spec, actors=opts.shard_workers or max(gpus, 0), gpus_per_actor=1 if gpus else 0,
-                                      cpus_per_actor=opts.workers, address=opts.ray_address, todo=todo,
+                                      decode_threads=opts.workers, address=opts.ray_address, todo=todo,
                                       on_done=progress.shard_done, log=log.info)
             log.info(f"ray: {stats['retries']} shard retries, {stats['actors_started']} actors started")
             return {"kind": "ray", **stats}
