@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -30,15 +31,19 @@ def corpus(articles: int, seed: int, profile: str) -> Path:
 def run(corpus_dir: Path, out: Path, shard_size: int, extra: list[str]) -> dict:
     args = [sys.executable, "-m", "rocov2_fast.cli", "filter", str(corpus_dir), "--out", str(out), "--fresh",
             "--file-list", str(corpus_dir / "oa_file_list.csv"), "--shard-size", str(shard_size), "--no-progress", *extra]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(args, check=True, capture_output=True, text=True)
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # the command and the worker processes it waited for (Ray's actors are the raylet's children: not counted)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     summary = json.loads((out / "summary.json").read_text())
     # worker processes / Ray: the time spent on shards once the first worker was ready; starting
     # the processes (imports, model loading) or Ray and its actors is reported apart
     processing = summary["executor"].get("dispatch_s", summary["seconds_processing_shards"])
     images = summary["statuses"].get("ok", 0)
-    return {"wall_s": round(wall, 2), "processing_s": processing, "startup_s": summary["executor"].get("startup_s", 0.0), "shards": summary["shards"], "images": images,
+    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "processing_s": processing, "startup_s": summary["executor"].get("startup_s", 0.0), "shards": summary["shards"], "images": images,
             "shards_per_s": round(summary["shards"] / processing, 2), "images_per_s": round(images / processing, 1)}
 
 
