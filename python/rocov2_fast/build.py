@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .rundir import write_atomic
 
+EXPORT_FORMATS = ("rocov2", "hf", "wds")
 STAGES = ("filter", "captions", "concepts", "suggest-manual", "split", "export", "report")
 
 
@@ -100,9 +101,9 @@ def stage_runners(o: BuildOptions) -> dict[str, Callable[[bool], dict]]:
         return {k: summary[k] for k in ("sizes", "unseen_concepts_removed", "manual_source")}
 
     def export_stage(_: bool) -> dict:
-        from .dataset.export import export_hf, export_rocov2
+        from .dataset.export import export_hf, export_rocov2, export_wds
 
-        writers = {"rocov2": export_rocov2, "hf": export_hf}
+        writers = {"rocov2": export_rocov2, "hf": export_hf, "wds": export_wds}
         return {fmt: writers[fmt](run_dir, run_dir / "export" / fmt, prefix=o.prefix) for fmt in o.formats}
 
     def report_stage(_: bool) -> dict:
@@ -119,9 +120,9 @@ def build(o: BuildOptions, log: Callable[[str], None] = print) -> dict:
     unknown = set(o.redo) - set(STAGES)
     if unknown:
         raise ValueError(f"unknown stage(s) {sorted(unknown)}; stages are {', '.join(STAGES)}")
-    bad_formats = set(o.formats) - {"rocov2", "hf"}
+    bad_formats = set(o.formats) - set(EXPORT_FORMATS)
     if bad_formats:
-        raise ValueError(f"unknown export format(s) {sorted(bad_formats)}; formats are rocov2, hf")
+        raise ValueError(f"unknown export format(s) {sorted(bad_formats)}; formats are {', '.join(EXPORT_FORMATS)}")
     run_dir = Path(o.out)
     run_dir.mkdir(parents=True, exist_ok=True)
     state_path = run_dir / "build.json"

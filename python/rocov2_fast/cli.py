@@ -353,16 +353,18 @@ def split_command(
 def export_command(
     run_dir: Annotated[Path, typer.Argument(help="A run directory with dataset.parquet (from `split` or `import-rocov2`).")],
     out: Annotated[Path, typer.Option("--out", help="Folder to write the dataset into.")],
-    format: Annotated[str, typer.Option("--format", help="'rocov2' (the release files) or 'hf' (Hugging Face parquet).")] = "rocov2",
+    format: Annotated[str, typer.Option("--format", help="'rocov2' (the release files), 'hf' (Hugging Face parquet) or 'wds' (WebDataset tar shards).")] = "rocov2",
     prefix: Annotated[str, typer.Option(help="Image ID prefix: <prefix>_<split>_NNNNNN.")] = "ROCOv2_2023",
+    shard_bytes: Annotated[Optional[int], typer.Option(help="Shard size cap in bytes (hf default 500 MB, wds 1 GB).", min=1)] = None,
 ) -> None:
-    """Write the split dataset as the ROCOv2 release files or as Hugging Face parquet shards."""
-    from .dataset.export import export_hf, export_rocov2
+    """Write the split dataset as the ROCOv2 release files, Hugging Face parquet shards or WebDataset tars."""
+    from .dataset.export import export_hf, export_rocov2, export_wds
 
-    writers = {"rocov2": export_rocov2, "hf": export_hf}
+    writers = {"rocov2": export_rocov2, "hf": export_hf, "wds": export_wds}
     if format not in writers:
-        raise typer.BadParameter("format must be rocov2 or hf")
-    typer.echo(str(writers[format](run_dir, out, prefix=prefix)))
+        raise typer.BadParameter("format must be rocov2, hf or wds")
+    sharding = {"shard_bytes": shard_bytes} if shard_bytes and format != "rocov2" else {}
+    typer.echo(str(writers[format](run_dir, out, prefix=prefix, **sharding)))
 
 
 @app.command("import-rocov2")

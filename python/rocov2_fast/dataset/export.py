@@ -1,5 +1,10 @@
-"""`rocov2-fast export RUN_DIR --out DIR --format rocov2|hf`: the split dataset as the ROCOv2
-release files, or as Hugging Face parquet shards with a dataset card.
+"""`rocov2-fast export RUN_DIR --out DIR --format rocov2|hf|wds`: the split dataset as the ROCOv2
+release files, as Hugging Face parquet shards with a dataset card, or as WebDataset tar shards.
+
+The Hugging Face rows keep the seed's four columns first (`image`, `image_id`, `caption`, `cui`: a
+drop-in for the published ROCOv2), then `pmcid`, `pmid`, `doi`, `license`, `attribution` (the
+text of `license_information.csv`), `modality` (the manual modality CUI, annotated or
+suggested), `concepts_manual` and `caption_original` (before cleaning; from the manifest).
 
 Images are written with the bytes PMC shipped when those are JPEG; PNG, GIF and TIFF figures are
 re-encoded as JPEG (quality 95) because the ROCOv2 layout promises `<ID>.jpg`, and the export
@@ -12,6 +17,7 @@ import csv
 import io
 import json
 import os
+import tarfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,11 +26,16 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..concepts.modality import MODALITIES
 from ..concepts.pack import canonical_names
+from ..rundir import write_atomic
+from .provenance import facts_markdown, run_facts
 from .tables import SPLITS, read_dataset
 
 HF_SPLITS = {"train": "train", "valid": "validation", "test": "test"}
 SHARD_BYTES = 500_000_000
+WDS_SHARD_BYTES = 1_000_000_000
+TAR_MTIME = 1_704_067_200  # 2024-01-01 UTC, = ZIP_DATE: fixed, so a rerun writes identical tars
 JPEG_QUALITY = 95
 ZIP_DATE = (2024, 1, 1, 0, 0, 0)  # fixed, so a rerun writes identical zips
 HF_FEATURES = {
@@ -32,6 +43,20 @@ HF_FEATURES = {
     "image_id": {"dtype": "string", "_type": "Value"},
     "caption": {"dtype": "string", "_type": "Value"},
     "cui": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"},
+    **{name: {"dtype": "string", "_type": "Value"} for name in ("pmcid", "pmid", "doi", "license", "attribution", "modality")},
+    "concepts_manual": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"},
+    "caption_original": {"dtype": "string", "_type": "Value"},
+}
+#: the Hugging Face columns after the seed's four, and what each holds (the card lists them)
+HF_EXTRA_COLUMNS = {
+    "pmcid": "PubMed Central ID of the article",
+    "pmid": "PubMed ID of the article (null where PMC lists none)",
+    "doi": "DOI of the article (null where the article XML has none)",
+    "license": "the article's licence: `CC BY` or `CC BY-NC`",
+    "attribution": "the CC attribution line (authors, title, journal, year, licence): the text of `license_information.csv`",
+    "modality": "the image's modality CUI from its manual concepts (annotated, or suggested from the caption); null if none",
+    "concepts_manual": "the manual concepts only (modality, and for X-rays region and projection)",
+    "caption_original": "the caption as the article has it, before cleaning (null for an imported release)",
 }
 CITATION = """@article{ruckert2024rocov2,
   title   = {{ROCOv2}: Radiology Objects in {COntext} Version 2, an Updated Multimodal Image Dataset},
@@ -126,9 +151,25 @@ def export_rocov2(run_dir: Path, out: Path, prefix: str = "ROCOv2_2023") -> dict
             "concepts": len(used), "reencoded_as_jpeg": converted}
 
 
+def with_provenance(run_dir: Path, df: pl.DataFrame) -> pl.DataFrame:
+    """Adds `pmid`, `doi` and `caption_original` from the manifest (nulls where a run has none, as
+    an imported release) and `modality` (the first modality CUI among the manual concepts)."""
+    extra = {"pmid": pl.String, "doi": pl.String, "caption_original": pl.String}
+    manifest = Path(run_dir) / "manifest.parquet"
+    if manifest.exists():
+        found = pl.read_parquet(manifest, columns=["image_id", "pmid", "doi", "caption"]).rename({"caption": "caption_original"})
+        df = df.join(found.unique("image_id", keep="first").cast(extra), on="image_id", how="left")
+    else:
+        df = df.with_columns(pl.lit(None, t).alias(k) for k, t in extra.items())
+    modality = [next((c for c in manual if c in MODALITIES), None) for manual in df["concepts_manual"].to_list()]
+    return df.with_columns(pl.Series("modality", modality, pl.String))
+
+
 def hf_schema() -> pa.Schema:
     fields = [("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])), ("image_id", pa.string()),
-              ("caption", pa.string()), ("cui", pa.list_(pa.string()))]
+              ("caption", pa.string()), ("cui", pa.list_(pa.string())),
+              *((k, pa.string()) for k in ("pmcid", "pmid", "doi", "license", "attribution", "modality")),
+              ("concepts_manual", pa.list_(pa.string())), ("caption_original", pa.string())]
     return pa.schema(fields, metadata={"huggingface": json.dumps({"info": {"features": HF_FEATURES}})})
 
 
@@ -149,7 +190,7 @@ def export_hf(run_dir: Path, out: Path, prefix: str = "ROCOv2_2023", shard_bytes
     Shards are planned from the files' sizes and read one at a time, so memory holds one shard."""
     run_dir, out = Path(run_dir), Path(out)
     (out / "data").mkdir(parents=True, exist_ok=True)
-    df = numbered(read_dataset(run_dir), prefix)
+    df = with_provenance(run_dir, numbered(read_dataset(run_dir), prefix))
     schema, splits_info, converted = hf_schema(), {}, 0
     for split in SPLITS:
         rows = df.filter(pl.col("split") == split)
@@ -167,6 +208,7 @@ def export_hf(run_dir: Path, out: Path, prefix: str = "ROCOv2_2023", shard_bytes
                 "image_id": [r["ID"] for r, _, _ in images],
                 "caption": [r["caption"] for r, _, _ in images],
                 "cui": [r["concepts"] for r, _, _ in images],
+                **{k: [r[k] for r, _, _ in images] for k in HF_EXTRA_COLUMNS},
             }, schema=schema)
             path = out / "data" / f"{name}-{k:05d}-of-{len(chunks):05d}.parquet"
             tmp = path.with_name(path.name + ".tmp")
@@ -174,7 +216,9 @@ def export_hf(run_dir: Path, out: Path, prefix: str = "ROCOv2_2023", shard_bytes
             os.replace(tmp, path)
         splits_info[name] = {"num_examples": rows.height, "num_bytes": total}
     licenses = set(df["license"].drop_nulls().to_list())
-    card = dataset_card(splits_info, "cc-by-nc-4.0" if any("NC" in x for x in licenses) else "cc-by-4.0", sorted(licenses))
+    mix = dict(sorted(df["license"].fill_null("none recorded").value_counts().rows()))
+    card = dataset_card(splits_info, "cc-by-nc-4.0" if any("NC" in x for x in licenses) else "cc-by-4.0", mix,
+                        facts_markdown(run_facts(run_dir)))
     tmp = out / "README.md.tmp"
     tmp.write_text(card, encoding="utf-8")
     os.replace(tmp, out / "README.md")
@@ -182,12 +226,20 @@ def export_hf(run_dir: Path, out: Path, prefix: str = "ROCOv2_2023", shard_bytes
             "reencoded_as_jpeg": converted}
 
 
-def dataset_card(splits: dict[str, dict], license_id: str, licenses: list[str]) -> str:
+def dataset_card(splits: dict[str, dict], license_id: str, licenses: dict[str, int], facts: str = "") -> str:
+    """The Hub card: YAML header (features, splits, files) and the dataset's description.
+    `licenses`: images per licence; `facts`: how it was made (provenance.facts_markdown)."""
     split_yaml = "".join(f"  - name: {k}\n    num_bytes: {v['num_bytes']}\n    num_examples: {v['num_examples']}\n"
                          for k, v in splits.items())
     files_yaml = "".join(f"  - split: {k}\n    path: data/{k}-*\n" for k in splits)
     size = sum(v["num_bytes"] for v in splits.values())
     counts = ", ".join(f"{k} {v['num_examples']}" for k, v in splits.items())
+    extra_yaml = "".join(f"  - name: {k}\n    {'sequence' if k == 'concepts_manual' else 'dtype'}: string\n" for k in HF_EXTRA_COLUMNS)
+    columns = "\n".join(f"| `{k}` | {v} |" for k, v in {
+        "image": "the figure as JPEG (PMC's bytes where PMC shipped a JPEG)", "image_id": "`<prefix>_<split>_NNNNNN`",
+        "caption": "the cleaned English caption", "cui": "UMLS concepts: manual first, then automatically extracted",
+        **HF_EXTRA_COLUMNS}.items())
+    mix = ", ".join(f"{k}: {v} images" for k, v in licenses.items()) or "none recorded"
     return f"""---
 license: {license_id}
 language:
@@ -208,7 +260,7 @@ dataset_info:
     dtype: string
   - name: cui
     sequence: string
-  splits:
+{extra_yaml}  splits:
 {split_yaml}  download_size: {size}
   dataset_size: {size}
 configs:
@@ -226,11 +278,32 @@ automatically extracted ones).
 Splits: {counts}. Figures of one article are in one split unless the split was made with
 `--group-by none`.
 
+## Columns
+
+The first four are the published ROCOv2's; the rest follow them.
+
+| column | holds |
+|---|---|
+{columns}
+
 ## Licence
 
-Every image keeps the licence of its article ({", ".join(licenses) or "none recorded"}); the
-per-image attribution is in the ROCOv2 export's `license_information.csv`
-(`rocov2-fast export RUN_DIR --format rocov2`). The card's licence tag is the most restrictive of them.
+Every image keeps the licence of its article. Licence mix: {mix}. The card's licence tag is the
+most restrictive of them. CC BY requires attribution of every image: each row's `attribution`
+holds the line to credit (the same text as the ROCOv2 export's `license_information.csv`).
+
+To keep only CC BY images (e.g. for commercial use):
+
+```python
+from datasets import load_dataset
+
+ds = load_dataset("PATH_OR_REPO")
+cc_by = ds.filter(lambda license: license == "CC BY", input_columns="license")  # decodes no image
+```
+
+## How it was made
+
+{facts}
 
 ## Citation
 
@@ -238,3 +311,70 @@ per-image attribution is in the ROCOv2 export's `license_information.csv`
 {CITATION}
 ```
 """
+
+
+def tar_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    """One file with fixed header fields (mtime, owner, mode), so a rerun writes identical bytes."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = len(data), TAR_MTIME, 0o444
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    tar.addfile(info, io.BytesIO(data))
+
+
+def wds_sample(row: dict, split: str) -> tuple[bytes, bytes]:
+    """A sample's `.txt` (caption) and `.json` (concepts, manual concepts, article, licence, split)."""
+    meta = {"id": row["ID"], "image_id": row["image_id"], "split": split, "concepts": row["concepts"],
+            "concepts_manual": row["concepts_manual"], "modality": row["modality"], "pmcid": row["pmcid"],
+            "pmid": row["pmid"], "doi": row["doi"], "license": row["license"], "attribution": row["attribution"],
+            "link": row["link"]}
+    return row["caption"].encode(), json.dumps(meta, ensure_ascii=False, sort_keys=True).encode()
+
+
+def export_wds(run_dir: Path, out: Path, prefix: str = "ROCOv2_2023", shard_bytes: int = WDS_SHARD_BYTES) -> dict:
+    """WebDataset shards `{split}-NNNNNN.tar` of about `shard_bytes` each (img2dataset's layout):
+    per sample `<ID>.jpg` (the bytes the rocov2 export writes), `<ID>.txt` (the caption) and
+    `<ID>.json`, in ID order; and `{split}-shards.json`, the index (shards, samples, bytes)."""
+    import hashlib
+
+    run_dir, out = Path(run_dir), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    df = with_provenance(run_dir, numbered(read_dataset(run_dir), prefix))
+    sizes, converted = {}, 0
+    for split in SPLITS:
+        for old in out.glob(f"{split}-[0-9]*.tar"):
+            old.unlink()  # a rerun may shard differently
+        rows = df.filter(pl.col("split") == split)
+        shards: list[dict] = []
+        tar, tmp, written = None, None, 0
+
+        def close() -> None:
+            tar.close()
+            path = out / shards[-1]["name"]
+            os.replace(tmp, path)
+            shards[-1]["bytes"] = path.stat().st_size
+            shards[-1]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+
+        for row, data, was_converted in iter_images(run_dir, rows):
+            converted += was_converted
+            txt, meta = wds_sample(row, split)
+            size = sum(512 + (len(b) + 511) // 512 * 512 for b in (data, txt, meta))
+            if tar is not None and written + size > shard_bytes:
+                close()
+                tar = None
+            if tar is None:
+                shards.append({"name": f"{split}-{len(shards):06d}.tar", "samples": 0})
+                tmp = out / (shards[-1]["name"] + ".tmp")
+                tar, written = tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT), 0
+            for ext, payload in (("jpg", data), ("txt", txt), ("json", meta)):
+                tar_member(tar, f"{row['ID']}.{ext}", payload)
+            shards[-1]["samples"] += 1
+            written += size
+        if tar is not None:
+            close()
+        index = {"split": split, "samples": rows.height, "shards": shards,
+                 "keys": {"jpg": "image (JPEG)", "txt": "caption", "json": "concepts, concepts_manual, modality, pmcid, "
+                          "pmid, doi, license, attribution, link, split"}}
+        write_atomic(out / f"{split}-shards.json", json.dumps(index, indent=2).encode())
+        sizes[split] = rows.height
+    return {"out": str(out), "format": "wds", "sizes": sizes, "reencoded_as_jpeg": converted}
