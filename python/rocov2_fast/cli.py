@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 
 from . import ingest, synth
 from .concepts.filters import DEFAULT_TUIS
+from .config import CONFIG_SETTINGS, config_callback
 from .errors import Rocov2Error
 
 
@@ -112,9 +113,10 @@ def parse_gpus(text: str) -> int:
 
 
 GpusOption = Annotated[str, typer.Option(help="GPUs, one shard worker each (CUDA); 'all' for every visible one; 0 runs on the CPU.")]
+ConfigOption = Annotated[Optional[Path], typer.Option("--config", callback=config_callback, is_eager=True, help="TOML file of option values (names as the flags; flags and ROCOV2_FAST_<OPTION> override it).")]
 
 
-@app.command("filter")
+@app.command("filter", context_settings=CONFIG_SETTINGS)
 def filter_command(
     inputs: Annotated[Optional[list[Path]], typer.Argument(help="Packages, folders, article folders or list files (as for scan).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Run directory (manifest, images, summary.json, logs/).")] = ...,
@@ -144,6 +146,7 @@ def filter_command(
     cpu_sessions: Annotated[bool, typer.Option(help="Run the models on the CPU even where workers hold GPUs.")] = False,
     progress_interval: Annotated[float, typer.Option(help="Seconds between progress lines when stderr is not a terminal.", min=0.0)] = 30.0,
     progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="Progress display (default: a bar on a terminal, lines otherwise).")] = None,
+    config: ConfigOption = None,
 ) -> None:
     """Licence-first filtering with the compound and radiology CNNs and near-duplicate removal; resumable."""
     from .filter.run import FilterOptions, dry_run as dry_run_of, rethreshold as rethreshold_run, run_filter
@@ -395,8 +398,9 @@ def report_command(
                f"{stats['distinct_concepts']} concepts, splits {stats['splits']}")
 
 
-@app.command("build")
+@app.command("build", context_settings=CONFIG_SETTINGS)
 def build_command(
+    ctx: typer.Context,
     inputs: Annotated[list[Path], typer.Argument(help="Packages, folders, article folders or list files (as for filter).")],
     out: Annotated[Path, typer.Option("--out", help="Run directory: everything lands here (export/ and report.html too).")],
     gpus: Annotated[int, typer.Option(help="One inference session per GPU; 0 runs on the CPU.", min=0)] = 0,
@@ -419,8 +423,10 @@ def build_command(
     formats: Annotated[str, typer.Option(help="Export formats, comma-separated.")] = "rocov2,hf",
     redo: Annotated[Optional[list[str]], typer.Option(help="Rerun this stage (and the ones after it) even if done (repeatable).")] = None,
     progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress")] = None,
+    config: ConfigOption = None,
 ) -> None:
-    """filter → captions → concepts → suggest-manual → split → export → report, resumable stage by stage."""
+    """filter → captions → concepts → suggest-manual → split → export → report, resumable stage by stage;
+    RUN_DIR/config.toml records the options (`build --config RUN_DIR/config.toml` repeats the run)."""
     from .build import BuildOptions, build
     from .filter.models import GpuUnavailableError
 
@@ -433,6 +439,9 @@ def build_command(
         min_images=min_images, manual=[str(m) for m in manual or []], suggested_manual=suggested_manual,
         ratios=parse_ratios(ratios), seed=seed, group_by=group_by, prefix=prefix,
         formats=tuple(f.strip() for f in formats.split(",") if f.strip()), redo=tuple(redo or ()), show_progress=progress)
+    from .config import CONFIG_FILE, write_config
+
+    write_config(out / CONFIG_FILE, ctx.params)
     try:
         state = build(opts, log=typer.echo)
     except (Rocov2Error, ValueError, FileNotFoundError, GpuUnavailableError) as e:

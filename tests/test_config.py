@@ -1,0 +1,74 @@
+"""`--config FILE.toml` and ROCOV2_FAST_<OPTION> on `build` and `filter`: a build writes
+RUN_DIR/config.toml, and `build --config` with it repeats the run (every stage skipped); flags
+and environment variables override the file."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+from typer.testing import CliRunner
+
+from rocov2_fast.cli import app
+from rocov2_fast.config import config_text
+
+
+def stages_run(output: str) -> list[str]:
+    return [line.split("]")[0][1:] for line in output.splitlines() if line.startswith("[") and "skipped" not in line]
+
+
+def test_build_config_round_trip_flags_and_env_override(dataset_corpus, tmp_path):
+    runner = CliRunner()
+    run = tmp_path / "run"
+    first = runner.invoke(app, ["build", str(dataset_corpus), "--out", str(run), "--file-list", str(dataset_corpus / "oa_file_list.csv"),
+                                "--min-images", "1", "--no-progress", "--formats", "rocov2,wds"])
+    assert first.exit_code == 0, first.output
+    assert stages_run(first.output) == ["filter", "captions", "concepts", "suggest-manual", "split", "export", "report"]
+    config = tomllib.loads((run / "config.toml").read_text())
+    assert config["inputs"] == [str(dataset_corpus)] and config["out"] == str(run)
+    assert (config["min-images"], config["formats"], config["seed"], config["progress"]) == (1, "rocov2,wds", 0, False)
+    assert "redo" not in config and "config" not in config
+    # the written file repeats the run: nothing to do
+    again = runner.invoke(app, ["build", "--config", str(run / "config.toml")])
+    assert again.exit_code == 0, again.output
+    assert stages_run(again.output) == [] and again.output.count("skipped") == 7
+    # a flag overrides the file; the new value is recorded
+    reseeded = runner.invoke(app, ["build", "--config", str(run / "config.toml"), "--seed", "3"])
+    assert reseeded.exit_code == 0, reseeded.output
+    assert stages_run(reseeded.output) == ["split", "export", "report"]
+    assert tomllib.loads((run / "config.toml").read_text())["seed"] == 3
+    # so does ROCOV2_FAST_<OPTION>
+    env = runner.invoke(app, ["build", "--config", str(run / "config.toml")], env={"ROCOV2_FAST_SEED": "0"})
+    assert env.exit_code == 0, env.output
+    assert stages_run(env.output) == ["split", "export", "report"]
+    assert tomllib.loads((run / "config.toml").read_text())["seed"] == 0
+
+
+def test_config_names_with_dashes_or_underscores_lists_and_unknown_names(dataset_corpus, tmp_path):
+    runner = CliRunner()
+    config = tmp_path / "filter.toml"
+    config.write_text(f'inputs = ["{dataset_corpus}"]\nout = "{tmp_path / "f"}"\nfile_list = "{dataset_corpus / "oa_file_list.csv"}"\n'
+                      'licenses = ["CC BY"]\nshard-size = 7\ndry-run = true\n')
+    planned = runner.invoke(app, ["filter", "--config", str(config)])
+    assert planned.exit_code == 0, planned.output
+    assert "shards of 7" in planned.output and "licences kept: CC BY;" in planned.output
+    flagged = runner.invoke(app, ["filter", "--config", str(config), "--shard-size", "5"])
+    assert flagged.exit_code == 0 and "shards of 5" in flagged.output
+    enved = runner.invoke(app, ["filter", "--config", str(config)], env={"ROCOV2_FAST_SHARD_SIZE": "4"})
+    assert enved.exit_code == 0 and "shards of 4" in enved.output
+    config.write_text('out = "x"\nno-such-option = 1\n')
+    bad = runner.invoke(app, ["build", "--config", str(config)])
+    assert bad.exit_code == 2 and "unknown option 'no-such-option'" in bad.output
+    missing = runner.invoke(app, ["build", "--config", str(tmp_path / "nope.toml")])
+    assert missing.exit_code == 2 and "no such file" in missing.output
+
+
+def test_config_text_is_valid_toml():
+    from pathlib import Path
+
+    text = config_text({"inputs": [Path("a b"), Path('q"uote')], "ratios": "0.75,0.125,0.125", "gpus": 0, "x": 0.5,
+                        "suggested_manual": True, "progress": None, "redo": ["split"], "manual": []})
+    assert tomllib.loads(text) == {"inputs": ["a b", 'q"uote'], "ratios": "0.75,0.125,0.125", "gpus": 0, "x": 0.5,
+                                   "suggested-manual": True, "manual": []}
+    with pytest.raises(tomllib.TOMLDecodeError):
+        tomllib.loads("= broken")
