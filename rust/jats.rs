@@ -312,8 +312,22 @@ pub fn caption_text(node: Node) -> String {
     collapse_whitespace(&out)
 }
 
+/// Walks the subtree with an explicit stack (no recursion on document depth: a caption may nest
+/// inline elements a hundred thousand deep).
 fn append_text(node: Node, out: &mut String) {
-    for child in node.children() {
+    enum Step<'a, 'input> {
+        Visit(Node<'a, 'input>),
+        Space,
+    }
+    let mut stack: Vec<Step> = node.children().rev().map(Step::Visit).collect();
+    while let Some(step) = stack.pop() {
+        let child = match step {
+            Step::Space => {
+                out.push(' ');
+                continue;
+            }
+            Step::Visit(child) => child,
+        };
         match child.node_type() {
             NodeType::Text => out.push_str(child.text().unwrap_or_default()),
             NodeType::Element => {
@@ -324,10 +338,10 @@ fn append_text(node: Node, out: &mut String) {
                     // <alternatives> holds the same formula twice: keep the TeX one only.
                 } else if is_block(name) {
                     out.push(' ');
-                    append_text(child, out);
-                    out.push(' ');
+                    stack.push(Step::Space);
+                    stack.extend(child.children().rev().map(Step::Visit));
                 } else {
-                    append_text(child, out);
+                    stack.extend(child.children().rev().map(Step::Visit));
                 }
             }
             _ => {}
@@ -402,5 +416,35 @@ mod tests {
         );
         assert_eq!(license_from_words("This article is CC BY-NC-SA 4.0."), Some("CC BY-NC-SA"));
         assert_eq!(license_from_words("open-access"), None);
+    }
+
+    #[test]
+    fn deep_nesting_is_read_without_recursion() {
+        // 100,000 nested inline elements in a caption, and as deep a nest of blocks: a recursive
+        // walk overflows the stack (SIGSEGV) long before this.
+        let depth = 100_000;
+        let mut xml = String::from(r#"<article xmlns:xlink="http://www.w3.org/1999/xlink"><front><article-meta><permissions><license><license-p>"#);
+        xml.push_str(&"<italic>".repeat(depth));
+        xml.push_str("CC BY 4.0");
+        xml.push_str(&"</italic>".repeat(depth));
+        xml.push_str(r#"</license-p></license></permissions></article-meta></front><body><fig id="f1"><label>"#);
+        xml.push_str(&"<bold>".repeat(depth));
+        xml.push_str("Figure 1");
+        xml.push_str(&"</bold>".repeat(depth));
+        xml.push_str("</label><caption><p>Axial ");
+        xml.push_str(&"<italic>".repeat(depth));
+        xml.push_str("CT");
+        xml.push_str(&"</italic>".repeat(depth));
+        xml.push_str(" scan.</p>");
+        xml.push_str(&"<p>".repeat(depth));
+        xml.push_str("deep");
+        xml.push_str(&"</p>".repeat(depth));
+        xml.push_str(r#"</caption><graphic xlink:href="f1"/></fig></body></article>"#);
+        let run = move || parse_article(xml.as_bytes());
+        // A small stack, as worker threads have: only an iterative walk survives it.
+        let a = std::thread::Builder::new().stack_size(256 << 10).spawn(run).unwrap().join().unwrap().unwrap();
+        assert_eq!(a.figures[0].caption, "Axial CT scan. deep");
+        assert_eq!(a.figures[0].label.as_deref(), Some("Figure 1"));
+        assert_eq!(a.license, Some("CC BY"));
     }
 }
