@@ -81,8 +81,9 @@ def test_one_card_per_decoded_image_sorted_by_the_deciding_score(run, tmp_path):
         assert c["fate"] == row["fate"]
         assert c["score"] == pytest.approx(row[f"{c['decision']}_score"], abs=1e-5)
         assert c["decision"] == ("compound" if row["stage"] == "compound" else "radiology")
-    # the radiology threshold is drawn between the kept and the dropped ones
-    assert "radiology threshold 0.5" in page
+    # the radiology threshold (the run's, from run.json) is drawn between the kept and the dropped ones
+    threshold = json.loads((run / "run.json").read_text())["thresholds"]["radiology"]
+    assert f"radiology threshold {threshold:g}" in page
     # every card has a thumbnail: kept ones from RUN_DIR/images, dropped ones re-read from their packages
     thumbs = re.findall(r'<figure class="card [^"]*" id="img-([^"]*)"[^>]*><a class="thumb" href="([^"]*)"[^>]*><img src="data:image/jpeg;base64,([^"]+)"', page)
     assert len(thumbs) == len(found)
