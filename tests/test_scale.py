@@ -194,3 +194,18 @@ def test_the_installed_command_runs_main():
 
     (script,) = [e for e in entry_points(group="console_scripts") if e.name == "rocov2-fast"]
     assert script.value == "rocov2_fast.cli:main"
+
+
+def test_rethreshold_is_its_own_command_reading_the_run(reference, tmp_path):
+    import shutil
+
+    out = tmp_path / "rethreshold"
+    shutil.copytree(reference, out)
+    done = run_cli([sys.executable, "-m", "rocov2_fast.cli", "rethreshold", str(out), "--radiology-threshold", "0.001"])
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rethreshold"]["new"]["radiology"] == 0.001
+    assert summary["rethreshold"]["new"]["compound"] == summary["rethreshold"]["old"]["compound"]  # from run.json
+    assert summary["options"]["dedup_distance"] == json.loads((out / "plan.json").read_text())["dedup_distance"]
+    missing = run_cli([sys.executable, "-m", "rocov2_fast.cli", "rethreshold", str(tmp_path / "nothing")])
+    assert missing.returncode == 2 and missing.stderr.startswith("error: ") and "Traceback" not in missing.stderr

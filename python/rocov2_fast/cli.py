@@ -152,10 +152,7 @@ def filter_command(
     from .filter.run import FilterOptions, dry_run as dry_run_of, rethreshold as rethreshold_run, run_filter
 
     if rethreshold:
-        summary = rethreshold_run(out, compound_threshold, radiology_threshold, dedup_distance, layout_threshold)
-        typer.echo("\n".join(summary["funnel_text"]))
-        typer.echo(f"{out}: re-decided with thresholds {summary['rethreshold']['new']} "
-                   f"({summary['rethreshold']['unscored_images']} images lack a radiology score)")
+        print_rethreshold(out, rethreshold_run(out, compound_threshold, radiology_threshold, dedup_distance, layout_threshold))
         return
     if not inputs and not finish_only:
         raise typer.BadParameter("give at least one INPUT (or --finish-only)")
@@ -181,6 +178,26 @@ def filter_command(
     typer.echo("\n".join(summary["funnel_text"]))
     typer.echo(f"{out}: manifest.parquet, images/ ({summary['funnel']['kept']} kept), summary.json "
                f"[{summary['shards_processed_this_run']} of {summary['shards']} shards processed this run, {summary['seconds']} s]")
+
+
+def print_rethreshold(out: Path, summary: dict) -> None:
+    typer.echo("\n".join(summary["funnel_text"]))
+    typer.echo(f"{out}: re-decided with thresholds {summary['rethreshold']['new']} "
+               f"({summary['rethreshold']['unscored_images']} images lack a radiology score)")
+
+
+@app.command("rethreshold")
+def rethreshold_command(
+    run_dir: Annotated[Path, typer.Argument(help="A finished filter run directory.")],
+    compound_threshold: Annotated[Optional[float], typer.Option(help="New compound threshold (default: the run's).")] = None,
+    radiology_threshold: Annotated[Optional[float], typer.Option(help="New radiology threshold (default: the run's).")] = None,
+    layout_threshold: Annotated[Optional[float], typer.Option(help="New layout threshold (default: the run's).")] = None,
+    dedup_distance: Annotated[Optional[int], typer.Option(help="pHash radius (default: the run's).", min=0, max=32)] = None,
+) -> None:
+    """Re-decide a finished filter run from its stored scores, without decoding (everything else from run.json)."""
+    from .filter.run import rethreshold as rethreshold_run
+
+    print_rethreshold(run_dir, rethreshold_run(run_dir, compound_threshold, radiology_threshold, dedup_distance, layout_threshold))
 
 
 def print_dry_run(plan: dict) -> None:

@@ -25,7 +25,7 @@ import polars as pl
 from .. import runlog
 from .._core import discover_sources, read_file_list
 from ..errors import Rocov2Error
-from ..rundir import HOST, RunDir, write_json_atomic, write_table_atomic
+from ..rundir import HOST, RunDir, read_json, write_json_atomic, write_table_atomic
 from . import dedup
 from .caption_evidence import DECISIONS, DEFAULT_DECISION
 from .decide import accession, align, decision_scores, excluded_by_file_list, fate_of, layout_compound, layout_reason
@@ -135,7 +135,8 @@ def plan_run(opts: FilterOptions, run: RunDir) -> dict:
     plan = {"sources": sources, "shard_size": opts.shard_size,
             "shards": (len(sources) + opts.shard_size - 1) // opts.shard_size,
             "file_list_path": str(Path(opts.file_list).resolve()) if opts.file_list else None,
-            "compound_model_path": str(compound_path), "radiology_model_path": str(radiology_path)}
+            "compound_model_path": str(compound_path), "radiology_model_path": str(radiology_path),
+            "dedup_distance": opts.dedup_distance}
     previous = run.plan() if run.plan_json.exists() else None
     if previous != plan:
         run.write_plan(plan)
@@ -254,6 +255,8 @@ def finish_run(run: RunDir, opts: FilterOptions, started: float, done_now: int) 
     options = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
     summary = summarise(manifest, options, time.perf_counter() - started, len(plan["sources"]), done_now, plan["shards"])
     write_summary(run, summary)
+    from ..funnel import write_funnel
+    write_funnel(run, summary)
     runlog.get().info(f"finished: {runlog.funnel_line(summary['funnel'])}; manifest.parquet and summary.json written")
     return summary
 
@@ -291,7 +294,7 @@ def source_bytes(source: str) -> int:
         return 0
 
 
-def rethreshold(out: Path, compound: float | None = None, radiology: float | None = None, dedup_distance: int = dedup.DEFAULT_DISTANCE,
+def rethreshold(out: Path, compound: float | None = None, radiology: float | None = None, dedup_distance: int | None = None,
                 layout: float | None = None) -> dict:
     """Re-decides a finished run from its stored scores, without decoding: updates fates, adds
     the original bytes of newly kept images (read from their packages, not decoded) and removes
@@ -300,6 +303,8 @@ def rethreshold(out: Path, compound: float | None = None, radiology: float | Non
     started = time.perf_counter()
     run = RunDir(out)
     config = run.settings()
+    if dedup_distance is None:  # the run's own (plan.json), not a default
+        dedup_distance = (read_json(run.plan_json) or {}).get("dedup_distance", dedup.DEFAULT_DISTANCE)
     old = config["thresholds"]
     new = {"compound": old["compound"] if compound is None else compound, "radiology": old["radiology"] if radiology is None else radiology,
            "layout": old.get("layout", DEFAULT_LAYOUT_THRESHOLD) if layout is None else layout}
