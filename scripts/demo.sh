@@ -8,6 +8,8 @@ bash scripts/setup.sh
 .venv/bin/rocov2-fast scan demo/corpus --file-list demo/corpus/oa_file_list.csv --out demo/scan.parquet
 # --min-images 1: an 80-article demo; the corpus-wide cutoff of 10 would remove most concepts
 .venv/bin/rocov2-fast build demo/corpus --file-list demo/corpus/oa_file_list.csv --out demo/build --min-images 1
+.venv/bin/rocov2-fast status demo/build                                      # how far the filter got (here: finished)
+.venv/bin/rocov2-fast inspect demo/build --out demo/gallery.html --sample 60  # check the filter's decisions by eye
 .venv/bin/python - <<'PY'
 # The dataset as a researcher loads it: Hugging Face `datasets` (installed with the test extra) or polars.
 import polars as pl
@@ -40,4 +42,5 @@ if .venv/bin/python -c "import torch, timm" 2>/dev/null; then  # the `baselines`
   .venv/bin/rocov2-fast evaluate concepts $R/test_concepts.csv demo/baseline_concepts/submission_test.csv --manual $R/test_concepts_manual.csv
 fi
 echo "demo output: demo/scan.parquet (records); demo/build/: manifest.parquet, images/, dataset.parquet,"
-echo "  export/rocov2/ (the ROCOv2 release files), export/hf/ (Hugging Face parquet + card), report.html"
+echo "  export/rocov2/ (the ROCOv2 release files), export/hf/ (Hugging Face parquet + card), report.html, logs/;"
+echo "  demo/gallery.html (the filter's decisions as thumbnails)"
