@@ -15,6 +15,7 @@ import pytest
 
 from rocov2_fast.concepts.modality import MODALITIES
 from rocov2_fast.dataset import export_wds, read_dataset
+from rocov2_fast.dataset.export import numbered
 
 SEED_COLUMNS = ["image", "image_id", "caption", "cui"]
 EXTRA_COLUMNS = ["pmcid", "pmid", "doi", "license", "attribution", "modality", "concepts_manual", "caption_original"]
@@ -26,8 +27,8 @@ def csv_rows(path: Path) -> list[list[str]]:
 
 
 def export_id_map(run: Path) -> dict[str, str]:
-    """export ID → the run's image_id."""
-    return dict(pl.read_parquet(run / "export_ids.parquet").select("ID", "image_id").iter_rows())
+    """export ID → the run's image_id (the default prefix; export_ids.parquet holds the last export's)."""
+    return dict(numbered(read_dataset(run), "ROCOv2_2023").select("ID", "image_id").iter_rows())
 
 
 def test_hf_rows_carry_attribution_and_provenance(built_run, tmp_path, monkeypatch):

@@ -183,6 +183,8 @@ class RunDir:
         self.duplicates = self.root / DUPLICATES
         self.manifest = self.root / MANIFEST
         self.summary = self.root / SUMMARY
+        self.funnel_png = self.root / "funnel.png"  # the funnel plot (funnel.py, after finish)
+        self.funnel_txt = self.root / "funnel.txt"  # the funnel as `filter` prints it
 
     # -- the whole directory -------------------------------------------------------------------
 

@@ -1,6 +1,9 @@
 """`rocov2-fast report RUN_DIR`: the ROCOv2 paper's dataset analysis for any run (or imported
 release): caption lengths, images per article, concepts per image (paper Fig. 3), top concepts
-and semantic types (Tables 5-6), modality mix per split, and the filtering funnel.
+and semantic types (Tables 5-6), modality mix per split, the filtering funnel (its plot is
+funnel.py's, which `filter` writes as RUN_DIR/funnel.png), and how the dataset was made (package
+version, filter models' digests and training data, thresholds, images removed per stage:
+dataset/provenance.py).
 Writes RUN_DIR/report.json, RUN_DIR/report.html and the plots under RUN_DIR/report/."""
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import polars as pl
 from ..concepts.manual import MODALITIES
 from ..concepts.pack import SEMANTIC_TYPE_NAMES, canonical_names, semantic_types
 from ..rundir import write_atomic
+from .provenance import facts_markdown, run_facts
 from .tables import SPLITS, read_dataset
 
 TOP = 20
@@ -89,16 +93,15 @@ def analyse(df: pl.DataFrame, run_dir: Path) -> dict:
                                for t, k in type_images.most_common(TOP)],
         "modality_mix": {s: {m: mix[(s, m)] for m in sorted(set(modality)) if mix[(s, m)]} for s in SPLITS},
         "funnel": funnel(run_dir),
+        "provenance": run_facts(run_dir),  # version, models (digest, training data), thresholds, Table 1
     }
 
 
 def plot(stats: dict, folder: Path) -> dict[str, str]:
     """The figures as PNG files; → {name: path relative to the run directory}."""
-    import matplotlib
+    from ..funnel import funnel_figure, pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     folder.mkdir(exist_ok=True)
     made = {}
 
@@ -134,13 +137,7 @@ def plot(stats: dict, folder: Path) -> dict[str, str]:
 
     filter_funnel = stats["funnel"].get("filter")
     if filter_funnel:
-        labels = ["images"] + [f"− {k}" for k in filter_funnel["removed"]] + ["kept"]
-        values = [filter_funnel["images"]] + list(filter_funnel["removed"].values()) + [filter_funnel["kept"]]
-        fig, ax = plt.subplots(figsize=(6, 3.2))
-        ax.bar(labels, values, color=["#4477aa"] + ["#cc6677"] * len(filter_funnel["removed"]) + ["#66aa55"])
-        ax.set(ylabel="images", title="Filtering funnel (paper Fig. 1)")
-        ax.tick_params(axis="x", labelrotation=30)
-        save(fig, "funnel")
+        save(funnel_figure(filter_funnel), "funnel")  # the picture `filter` writes as RUN_DIR/funnel.png
     return made
 
 
@@ -175,6 +172,7 @@ table{{border-collapse:collapse;margin:0.5em 0 1.5em}}td,th{{border:1px solid #c
 img{{max-width:100%;display:block;margin:0.5em 0 1.5em}}pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style></head>
 <body><h1>Dataset report</h1>
 <h2>Summary</h2>{table(summary_rows, ["measure", "value"])}
+<h2>How it was made</h2><pre>{html.escape(facts_markdown(stats["provenance"]))}</pre>
 <h2>Filtering funnel</h2>{figure("funnel")}<pre>{funnel_text}</pre>
 <h2>Concepts per image</h2>{figure("concepts_per_image")}
 <h2>Top concepts (paper Table 5)</h2>{figure("top_concepts")}{table(stats["top_concepts"], ["cui", "name", "images", "share"])}
