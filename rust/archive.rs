@@ -5,7 +5,7 @@
 //! of loose files (the 2026 PMC Cloud layout `PMCnnnn.<v>/PMCnnnn.<v>.xml` + figures).
 
 use crate::error::CoreError;
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -202,7 +202,9 @@ fn read_package(path: &Path, limits: &ReadLimits) -> Contents {
     }
     let result = match gunzip_whole(path, contents.stored_bytes) {
         Some(tar_bytes) => read_tar(&tar_bytes[..], limits, &mut contents),
-        None => read_tar(GzDecoder::new(BufReader::with_capacity(256 << 10, file)), limits, &mut contents),
+        // Every gzip member in turn, as gzip -d (and so tar xzf) reads them: pigz, bgzip and
+        // `cat a.gz b.gz` write several.
+        None => read_tar(MultiGzDecoder::new(BufReader::with_capacity(256 << 10, file)), limits, &mut contents),
     };
     if let Err(e) = result {
         contents.error = Some(e);
@@ -215,22 +217,100 @@ const WHOLE_GUNZIP_MAX_STORED: u64 = 64 << 20;
 /// ... when the gzip trailer says they inflate to no more than this.
 const WHOLE_GUNZIP_MAX_INFLATED: u64 = 256 << 20;
 
-/// Inflates an ordinary-sized single-member gzip file in one call (libdeflate is about twice as
-/// fast as streaming zlib). `None` for anything else (big, multi-member, damaged): the caller
-/// then streams, which also produces the precise error for damaged files.
+/// Inflates an ordinary-sized gzip file in one go (libdeflate is about twice as fast as streaming
+/// zlib), member after member as `gzip -d` does (pigz, bgzip and `cat a.gz b.gz` write several).
+/// `None` for anything else (big, damaged): the caller then streams, which also produces the
+/// precise error for damaged files.
 fn gunzip_whole(path: &Path, stored: u64) -> Option<Vec<u8>> {
     if stored > WHOLE_GUNZIP_MAX_STORED || stored < 18 {
         return None;
     }
     let compressed = std::fs::read(path).ok()?;
-    let trailer: [u8; 4] = compressed[compressed.len() - 4..].try_into().ok()?;
-    let inflated = u32::from_le_bytes(trailer) as u64; // size mod 2^32, per RFC 1952
-    if inflated > WHOLE_GUNZIP_MAX_INFLATED || inflated == 0 {
+    gunzip_members(&compressed)
+}
+
+/// All gzip members of `compressed`, inflated and concatenated; `None` when damaged or when the
+/// result would exceed `WHOLE_GUNZIP_MAX_INFLATED`.
+fn gunzip_members(compressed: &[u8]) -> Option<Vec<u8>> {
+    let max = WHOLE_GUNZIP_MAX_INFLATED as usize;
+    let trailer: [u8; 4] = compressed.get(compressed.len().checked_sub(4)?..)?.try_into().ok()?;
+    // The last member's size mod 2^32 (RFC 1952): exact for the usual single-member file.
+    let last = u32::from_le_bytes(trailer) as usize;
+    if last > max {
         return None;
     }
-    let mut out = vec![0u8; inflated as usize];
-    let n = libdeflater::Decompressor::new().gzip_decompress(&compressed, &mut out).ok()?;
-    (n as u64 == inflated).then_some(out)
+    let first_guess = if last > 0 { last } else { compressed.len().saturating_mul(4) };
+    let mut out = vec![0u8; first_guess.clamp(1, max)];
+    let decompressor = RawDecompressor::new()?;
+    let (mut in_pos, mut out_pos) = (0usize, 0usize);
+    while in_pos < compressed.len() {
+        loop {
+            match decompressor.gzip_member(&compressed[in_pos..], &mut out[out_pos..]) {
+                Inflated::Done { consumed, produced } => {
+                    if consumed == 0 {
+                        return None;
+                    }
+                    in_pos += consumed;
+                    out_pos += produced;
+                    break;
+                }
+                Inflated::NeedSpace if out.len() < max => {
+                    let grown = out.len().saturating_mul(2).max(out_pos + (1 << 20)).min(max);
+                    out.resize(grown, 0);
+                }
+                Inflated::NeedSpace | Inflated::Bad => return None,
+            }
+        }
+    }
+    out.truncate(out_pos);
+    (out_pos > 0).then_some(out)
+}
+
+enum Inflated {
+    Done { consumed: usize, produced: usize },
+    NeedSpace,
+    Bad,
+}
+
+/// libdeflate's decompressor, for `libdeflate_gzip_decompress_ex` (which reports how much input
+/// one member used; the `libdeflater` wrapper does not expose it).
+struct RawDecompressor(std::ptr::NonNull<libdeflate_sys::libdeflate_decompressor>);
+
+impl RawDecompressor {
+    fn new() -> Option<Self> {
+        // SAFETY: plain allocation; NULL (out of memory) is checked.
+        std::ptr::NonNull::new(unsafe { libdeflate_sys::libdeflate_alloc_decompressor() }).map(Self)
+    }
+
+    /// Inflates the one gzip member at the start of `input` into `out`.
+    fn gzip_member(&self, input: &[u8], out: &mut [u8]) -> Inflated {
+        let (mut consumed, mut produced) = (0usize, 0usize);
+        // SAFETY: pointers and lengths come from live slices; libdeflate writes at most
+        // `out.len()` bytes and only through `out`.
+        let result = unsafe {
+            libdeflate_sys::libdeflate_gzip_decompress_ex(
+                self.0.as_ptr(),
+                input.as_ptr().cast(),
+                input.len(),
+                out.as_mut_ptr().cast(),
+                out.len(),
+                &mut consumed,
+                &mut produced,
+            )
+        };
+        match result {
+            libdeflate_sys::libdeflate_result_LIBDEFLATE_SUCCESS => Inflated::Done { consumed, produced },
+            libdeflate_sys::libdeflate_result_LIBDEFLATE_INSUFFICIENT_SPACE => Inflated::NeedSpace,
+            _ => Inflated::Bad,
+        }
+    }
+}
+
+impl Drop for RawDecompressor {
+    fn drop(&mut self) {
+        // SAFETY: allocated by libdeflate_alloc_decompressor, freed once.
+        unsafe { libdeflate_sys::libdeflate_free_decompressor(self.0.as_ptr()) }
+    }
 }
 
 fn read_tar(reader: impl Read, limits: &ReadLimits, contents: &mut Contents) -> Result<(), String> {
@@ -324,5 +404,78 @@ impl FileList {
 
     pub fn get(&self, source: &Source) -> Option<&FileListEntry> {
         self.0.get(&source.accession()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+
+    fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, data) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder.append_data(&mut header, name, *data).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap()
+    }
+
+    /// One tar cut into three gzip members (as bgzip or pigz --independent write), concatenated.
+    fn multi_member(tar: &[u8]) -> Vec<u8> {
+        let (a, rest) = tar.split_at(tar.len() / 3);
+        let (b, c) = rest.split_at(rest.len() / 2);
+        [gzip(a), gzip(b), gzip(c)].concat()
+    }
+
+    const LIMITS: ReadLimits = ReadLimits { max_image_bytes: 1 << 30, max_xml_bytes: 1 << 30 };
+
+    #[test]
+    fn multi_member_gzip_is_read_whole_on_both_paths() {
+        let image: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+        let tar = tar_of(&[("P/a.nxml", b"<article/>"), ("P/f1.jpg", &image), ("P/f2.png", b"png")]);
+        let gz = multi_member(&tar);
+        assert_eq!(gunzip_members(&gz).as_deref(), Some(&tar[..]));
+        for streaming in [false, true] {
+            let mut contents = Contents::default();
+            let result = if streaming {
+                read_tar(MultiGzDecoder::new(&gz[..]), &LIMITS, &mut contents)
+            } else {
+                read_tar(&gunzip_members(&gz).unwrap()[..], &LIMITS, &mut contents)
+            };
+            assert_eq!(result, Ok(()), "streaming={streaming}");
+            assert_eq!(contents.images.len(), 2, "streaming={streaming}");
+            assert_eq!(contents.images[0].data, image);
+        }
+        let dir = std::env::temp_dir().join(format!("rocov2-multigz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("PMC1.tar.gz");
+        std::fs::write(&path, &gz).unwrap();
+        let contents = read_source(&Source::Package(path), &LIMITS);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(contents.error, None);
+        assert_eq!(contents.images.len(), 2);
+    }
+
+    #[test]
+    fn single_member_and_damaged_gzip() {
+        let tar = tar_of(&[("P/a.nxml", b"<article/>")]);
+        assert_eq!(gunzip_members(&gzip(&tar)).as_deref(), Some(&tar[..]));
+        let mut gz = multi_member(&tar);
+        let n = gz.len();
+        gz[n - 12] ^= 0xFF; // last member's data or CRC
+        assert_eq!(gunzip_members(&gz), None);
+        assert_eq!(gunzip_members(&gz[..n / 2]), None);
+        assert_eq!(gunzip_members(b"not gzip at all, not at all"), None);
     }
 }
