@@ -7,10 +7,9 @@ from __future__ import annotations
 import tomllib
 
 import pytest
-from typer.testing import CliRunner
-
 from rocov2_fast.cli import app
 from rocov2_fast.config import config_text
+from typer.testing import CliRunner
 
 
 def stages_run(output: str) -> list[str]:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from rocov2_fast.concepts.modality import MODALITIES
 from rocov2_fast.dataset import export_wds, read_dataset
 from rocov2_fast.dataset.export import numbered
@@ -135,10 +134,9 @@ def test_wds_shards_read_back_with_tarfile_and_webdataset(built_run, tmp_path):
 
 
 def test_cli_export_wds_and_build_accepts_it(built_run, tmp_path):
-    from typer.testing import CliRunner
-
     from rocov2_fast.build import BuildOptions, build, stage_runners
     from rocov2_fast.cli import app
+    from typer.testing import CliRunner
 
     run, _ = built_run
     done = CliRunner().invoke(app, ["export", str(run), "--out", str(tmp_path / "w"), "--format", "wds", "--shard-bytes", "40000"])

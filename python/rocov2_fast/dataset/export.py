@@ -331,12 +331,52 @@ def wds_sample(row: dict, split: str) -> tuple[bytes, bytes]:
     return row["caption"].encode(), json.dumps(meta, ensure_ascii=False, sort_keys=True).encode()
 
 
+class TarShards:
+    """`{split}-NNNNNN.tar` files of at most `cap` bytes (a sample is never split), each written
+    under a temporary name and renamed when full; `shards` is the index of those written."""
+
+    def __init__(self, out: Path, split: str, cap: int):
+        self.out, self.split, self.cap = out, split, cap
+        self.shards: list[dict] = []
+        self.tar: tarfile.TarFile | None = None
+        self.written = 0
+
+    def add(self, key: str, files: list[tuple[str, bytes]]) -> None:
+        size = sum(512 + (len(b) + 511) // 512 * 512 for _, b in files)  # header + padded data
+        if self.tar is not None and self.written + size > self.cap:
+            self.close()
+        if self.tar is None:
+            self.shards.append({"name": f"{self.split}-{len(self.shards):06d}.tar", "samples": 0})
+            self.tar, self.written = tarfile.open(self.tmp, "w", format=tarfile.USTAR_FORMAT), 0  # noqa: SIM115 (closed by close())
+        for ext, payload in files:
+            tar_member(self.tar, f"{key}.{ext}", payload)
+        self.shards[-1]["samples"] += 1
+        self.written += size
+
+    @property
+    def tmp(self) -> Path:
+        return self.out / (self.shards[-1]["name"] + ".tmp")
+
+    def close(self) -> None:
+        import hashlib
+
+        if self.tar is None:
+            return
+        self.tar.close()
+        self.tar = None
+        path = self.out / self.shards[-1]["name"]
+        os.replace(self.tmp, path)
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        self.shards[-1].update(bytes=path.stat().st_size, sha256=digest.hexdigest())
+
+
 def export_wds(run_dir: Path, out: Path, prefix: str = "ROCOv2_2023", shard_bytes: int = WDS_SHARD_BYTES) -> dict:
     """WebDataset shards `{split}-NNNNNN.tar` of about `shard_bytes` each (img2dataset's layout):
     per sample `<ID>.jpg` (the bytes the rocov2 export writes), `<ID>.txt` (the caption) and
     `<ID>.json`, in ID order; and `{split}-shards.json`, the index (shards, samples, bytes)."""
-    import hashlib
-
     run_dir, out = Path(run_dir), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     df = with_provenance(run_dir, numbered(read_dataset(run_dir), prefix))
@@ -345,34 +385,13 @@ def export_wds(run_dir: Path, out: Path, prefix: str = "ROCOv2_2023", shard_byte
         for old in out.glob(f"{split}-[0-9]*.tar"):
             old.unlink()  # a rerun may shard differently
         rows = df.filter(pl.col("split") == split)
-        shards: list[dict] = []
-        tar, tmp, written = None, None, 0
-
-        def close() -> None:
-            tar.close()
-            path = out / shards[-1]["name"]
-            os.replace(tmp, path)
-            shards[-1]["bytes"] = path.stat().st_size
-            shards[-1]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
-
+        shards = TarShards(out, split, shard_bytes)
         for row, data, was_converted in iter_images(run_dir, rows):
             converted += was_converted
             txt, meta = wds_sample(row, split)
-            size = sum(512 + (len(b) + 511) // 512 * 512 for b in (data, txt, meta))
-            if tar is not None and written + size > shard_bytes:
-                close()
-                tar = None
-            if tar is None:
-                shards.append({"name": f"{split}-{len(shards):06d}.tar", "samples": 0})
-                tmp = out / (shards[-1]["name"] + ".tmp")
-                tar, written = tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT), 0
-            for ext, payload in (("jpg", data), ("txt", txt), ("json", meta)):
-                tar_member(tar, f"{row['ID']}.{ext}", payload)
-            shards[-1]["samples"] += 1
-            written += size
-        if tar is not None:
-            close()
-        index = {"split": split, "samples": rows.height, "shards": shards,
+            shards.add(row["ID"], [("jpg", data), ("txt", txt), ("json", meta)])
+        shards.close()
+        index = {"split": split, "samples": rows.height, "shards": shards.shards,
                  "keys": {"jpg": "image (JPEG)", "txt": "caption", "json": "concepts, concepts_manual, modality, pmcid, "
                           "pmid, doi, license, attribution, link, split"}}
         write_atomic(out / f"{split}-shards.json", json.dumps(index, indent=2).encode())
