@@ -24,6 +24,9 @@ pub enum Status {
     /// The package holds no .nxml/.xml article.
     NoXml,
     BadXml,
+    /// The figure's caption or label is not valid text in the encoding the XML declares (or the
+    /// bytes are UTF-8 while the declaration names a single-byte encoding): its text is not trusted.
+    BadEncoding,
     /// The article parsed but has no figures: one row so every package is accounted for.
     NoFigures,
     /// A bug in the core (a caught panic): recorded, never fatal.
@@ -44,6 +47,7 @@ impl Status {
             Status::BadArchive => "bad_archive",
             Status::NoXml => "no_xml",
             Status::BadXml => "bad_xml",
+            Status::BadEncoding => "bad_encoding",
             Status::NoFigures => "no_figures",
             Status::InternalError => "internal_error",
             Status::LicenseExcluded => "license_excluded",

@@ -33,13 +33,16 @@ pub struct Figure {
     pub caption: String,
     /// Every `<graphic xlink:href>` of the fig, in document order.
     pub graphics: Vec<String>,
+    /// Set when the label or caption holds text the bytes did not encode faithfully (see
+    /// [`decode_xml`]): the caption is not to be trusted.
+    pub encoding_error: Option<String>,
 }
 
 /// Nodes a document may hold; a real article has a few hundred thousand at most.
 const MAX_NODES: u32 = 5_000_000;
 
 pub fn parse_article(xml: &[u8]) -> Result<Article, String> {
-    let text = String::from_utf8_lossy(xml);
+    let (text, problem) = decode_xml(xml)?;
     let no_dtd = strip_doctype(&text);
     let safe = neutralise_entities(&no_dtd);
     let options = ParsingOptions { allow_dtd: false, nodes_limit: MAX_NODES, ..ParsingOptions::default() };
@@ -63,7 +66,96 @@ pub fn parse_article(xml: &[u8]) -> Result<Article, String> {
         .find(|n| n.has_tag_name("journal-meta"))
         .and_then(|jm| first_text(jm, "journal-title").or_else(|| first_text(jm, "journal-id")));
     article.figures = root.descendants().filter(|n| n.has_tag_name("fig")).map(read_figure).collect();
+    if let Some(problem) = problem {
+        for figure in &mut article.figures {
+            let texts = [figure.caption.as_str(), figure.label.as_deref().unwrap_or("")];
+            let affected = match problem.kind {
+                Problem::Malformed => texts.iter().any(|t| t.contains('\u{FFFD}')),
+                Problem::Utf8Declared => texts.iter().any(|t| !t.is_ascii()),
+            };
+            if affected {
+                figure.encoding_error = Some(problem.message.clone());
+            }
+        }
+    }
     Ok(article)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Problem {
+    /// Byte sequences invalid in the encoding used: replaced by U+FFFD.
+    Malformed,
+    /// A single-byte encoding was declared but the bytes are UTF-8 (non-ASCII text is mojibake).
+    Utf8Declared,
+}
+
+#[derive(Debug, Clone)]
+struct EncodingProblem {
+    kind: Problem,
+    message: String,
+}
+
+/// The `encoding` pseudo-attribute of a leading `<?xml ...?>` declaration.
+fn declared_encoding(xml: &[u8]) -> Option<String> {
+    let head = &xml[..xml.len().min(1024)];
+    if !head.starts_with(b"<?xml") {
+        return None;
+    }
+    let end = head.windows(2).position(|w| w == b"?>")?;
+    let decl = std::str::from_utf8(&head[..end]).ok()?;
+    let at = decl.find("encoding")?;
+    let rest = decl[at + "encoding".len()..].trim_start().strip_prefix('=')?.trim_start();
+    let quote = rest.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+    let value = rest[1..].split(quote).next()?;
+    Some(value.trim().to_string())
+}
+
+/// The document's text, as XML reads it: a byte-order mark first, then the declaration's
+/// `encoding`, then UTF-8. Unknown encodings are an error (`bad_xml`); bytes that are not valid
+/// in the encoding used come back as U+FFFD with a problem to report.
+fn decode_xml(xml: &[u8]) -> Result<(std::borrow::Cow<'_, str>, Option<EncodingProblem>), String> {
+    use encoding_rs::{Encoding, UTF_8};
+    if let Some((encoding, bom)) = Encoding::for_bom(xml) {
+        let (text, had_errors) = encoding.decode_without_bom_handling(&xml[bom..]);
+        let problem = had_errors.then(|| EncodingProblem {
+            kind: Problem::Malformed,
+            message: format!("bytes that are not valid {} (byte-order mark) were replaced", encoding.name()),
+        });
+        return Ok((text, problem));
+    }
+    let declared = declared_encoding(xml);
+    let encoding = match &declared {
+        None => UTF_8,
+        Some(label) => Encoding::for_label(label.as_bytes())
+            .ok_or_else(|| format!("the XML declaration names an unknown encoding {label:?}"))?,
+    };
+    // A declaration readable as ASCII rules out UTF-16 without a byte-order mark.
+    let encoding = encoding.output_encoding();
+    let name = declared.as_deref().unwrap_or("UTF-8 (no encoding declared)");
+    if encoding == UTF_8 {
+        return Ok(match std::str::from_utf8(xml) {
+            Ok(text) => (text.into(), None),
+            Err(e) => {
+                let message = format!(
+                    "the bytes are not valid {name}: byte 0x{:02X} at offset {} (and any like it) replaced",
+                    xml[e.valid_up_to()],
+                    e.valid_up_to()
+                );
+                (String::from_utf8_lossy(xml), Some(EncodingProblem { kind: Problem::Malformed, message }))
+            }
+        });
+    }
+    let (text, _, had_errors) = encoding.decode(xml);
+    if had_errors {
+        let message = format!("bytes that are not valid {name} were replaced");
+        return Ok((text, Some(EncodingProblem { kind: Problem::Malformed, message })));
+    }
+    let single_byte = encoding.is_single_byte();
+    if single_byte && !xml.is_ascii() && std::str::from_utf8(xml).is_ok() {
+        let message = format!("declared {name} but the bytes are UTF-8: its non-ASCII text cannot be trusted");
+        return Ok((text, Some(EncodingProblem { kind: Problem::Utf8Declared, message })));
+    }
+    Ok((text, None))
 }
 
 /// Removes `<!DOCTYPE ...>` including an internal subset `[...]`.
@@ -292,7 +384,7 @@ fn read_figure(fig: Node) -> Figure {
         .filter(|n| n.has_tag_name("graphic") && own(n))
         .filter_map(|n| xlink_href(n).map(|h| h.trim().to_string()))
         .collect();
-    Figure { id: fig.attribute("id").map(str::to_string), label, caption, graphics }
+    Figure { id: fig.attribute("id").map(str::to_string), label, caption, graphics, encoding_error: None }
 }
 
 /// Block elements: their text is separated from its neighbours by a space.
@@ -446,5 +538,44 @@ mod tests {
         assert_eq!(a.figures[0].caption, "Axial CT scan. deep");
         assert_eq!(a.figures[0].label.as_deref(), Some("Figure 1"));
         assert_eq!(a.license, Some("CC BY"));
+    }
+
+    #[test]
+    fn declared_encodings_are_honoured() {
+        let body = "<article><body><fig id=\"f1\"><caption><p>R\u{f6}ntgen \u{b5}m \u{e9}t\u{e9}</p></caption></fig></body></article>";
+        for label in ["ISO-8859-1", "windows-1252", "latin1"] {
+            let mut xml = format!("<?xml version=\"1.0\" encoding=\"{label}\"?>").into_bytes();
+            xml.extend(body.chars().map(|c| c as u32 as u8)); // Latin-1 bytes
+            let a = parse_article(&xml).unwrap();
+            assert_eq!(a.figures[0].caption, "R\u{f6}ntgen \u{b5}m \u{e9}t\u{e9}", "{label}");
+            assert_eq!(a.figures[0].encoding_error, None);
+        }
+        // UTF-8, declared or not, and UTF-16 with its byte-order mark.
+        let utf8 = format!("<?xml version='1.0' encoding='UTF-8'?>{body}");
+        assert_eq!(parse_article(utf8.as_bytes()).unwrap().figures[0].caption, "R\u{f6}ntgen \u{b5}m \u{e9}t\u{e9}");
+        let mut utf16 = vec![0xFF, 0xFE];
+        utf16.extend(format!("<?xml version=\"1.0\" encoding=\"UTF-16\"?>{body}").encode_utf16().flat_map(u16::to_le_bytes));
+        assert_eq!(parse_article(&utf16).unwrap().figures[0].caption, "R\u{f6}ntgen \u{b5}m \u{e9}t\u{e9}");
+    }
+
+    #[test]
+    fn bytes_that_lie_about_their_encoding_are_reported() {
+        let fig = |caption: &str| format!("<fig id=\"f1\"><caption><p>{caption}</p></caption></fig><fig id=\"f2\"><caption><p>plain</p></caption></fig>");
+        // Declared Latin-1, written in UTF-8.
+        let xml = format!("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><article><body>{}</body></article>", fig("R\u{f6}ntgen"));
+        let a = parse_article(xml.as_bytes()).unwrap();
+        assert!(a.figures[0].encoding_error.as_deref().unwrap().contains("UTF-8"), "{:?}", a.figures[0]);
+        assert_eq!(a.figures[1].encoding_error, None);
+        // Declared (or defaulted) UTF-8, written in Latin-1.
+        for decl in ["<?xml version=\"1.0\" encoding=\"UTF-8\"?>", ""] {
+            let mut xml = format!("{decl}<article><body>").into_bytes();
+            xml.extend(fig("R\u{f6}ntgen").chars().map(|c| c as u32 as u8));
+            xml.extend(b"</body></article>");
+            let a = parse_article(&xml).unwrap();
+            assert!(a.figures[0].encoding_error.as_deref().unwrap().contains("0xF6"), "{:?}", a.figures[0]);
+            assert_eq!(a.figures[1].encoding_error, None);
+        }
+        let err = parse_article(b"<?xml version=\"1.0\" encoding=\"klingon-8\"?><article/>").unwrap_err();
+        assert!(err.contains("klingon-8"), "{err}");
     }
 }

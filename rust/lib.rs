@@ -223,6 +223,7 @@ fn parse_jats<'py>(py: Python<'py>, xml: &[u8]) -> PyResult<Bound<'py, PyDict>> 
             fd.set_item("label", f.label)?;
             fd.set_item("caption", f.caption)?;
             fd.set_item("graphics", f.graphics)?;
+            fd.set_item("encoding_error", f.encoding_error)?;
             Ok(fd)
         })
         .collect::<PyResult<Vec<_>>>()?;

@@ -202,6 +202,12 @@ fn scan_figure(index: u32, figure: &Figure, contents: &Contents, opts: &ScanOpti
     for href in &figure.graphics {
         let mut row = Row { graphic: Some(href.clone()), ..base.clone() };
         match match_member(href, contents) {
+            Match::Image(member) if figure.encoding_error.is_some() => {
+                row.member = Some(member.name.clone());
+                row.bytes = Some(member.data.len() as u64);
+                row.status = Status::BadEncoding.as_str();
+                row.error = figure.encoding_error.clone();
+            }
             Match::Image(member) => {
                 row.member = Some(member.name.clone());
                 row.bytes = Some(member.data.len() as u64);

@@ -16,6 +16,7 @@ class FigureDict(TypedDict):
     label: str | None
     caption: str
     graphics: list[str]
+    encoding_error: str | None
 
 class ArticleDict(TypedDict):
     pmcid: str | None
