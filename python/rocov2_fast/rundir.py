@@ -12,6 +12,7 @@ Layout of `RUN_DIR` (the filter's part; later stages add theirs beside it):
     duplicates.parquet    near-duplicate decisions (finish)
     manifest.parquet      every image with its fate (finish)
     summary.json          the funnel (finish)
+    funnel.png, funnel.txt  the funnel as a picture and as text (finish, rethreshold)
 
 Many writers can share a run directory (one process per GPU, Ray actors, Slurm array jobs on a
 shared filesystem): every file is written under a temporary name unique to its writer (host,
@@ -46,8 +47,10 @@ IMAGES = "images"
 DUPLICATES = "duplicates.parquet"
 MANIFEST = "manifest.parquet"
 SUMMARY = "summary.json"
+FUNNEL_PNG = "funnel.png"
+FUNNEL_TXT = "funnel.txt"
 #: what `--fresh` removes
-FILTER_OUTPUTS = (RUN_JSON, PLAN_JSON, PARTS, IMAGES, DUPLICATES, MANIFEST, SUMMARY)
+FILTER_OUTPUTS = (RUN_JSON, PLAN_JSON, PARTS, IMAGES, DUPLICATES, MANIFEST, SUMMARY, FUNNEL_PNG, FUNNEL_TXT)
 
 _counter = itertools.count()
 _counter_lock = threading.Lock()
@@ -183,8 +186,8 @@ class RunDir:
         self.duplicates = self.root / DUPLICATES
         self.manifest = self.root / MANIFEST
         self.summary = self.root / SUMMARY
-        self.funnel_png = self.root / "funnel.png"  # the funnel plot (funnel.py, after finish)
-        self.funnel_txt = self.root / "funnel.txt"  # the funnel as `filter` prints it
+        self.funnel_png = self.root / FUNNEL_PNG  # the funnel plot (funnel.py, after finish)
+        self.funnel_txt = self.root / FUNNEL_TXT  # the funnel as `filter` prints it
 
     # -- the whole directory -------------------------------------------------------------------
 

@@ -80,4 +80,8 @@ def summarise(manifest: pl.DataFrame, options: dict, seconds: float, sources: in
 
 
 def write_summary(run: RunDir, summary: dict) -> None:
+    """summary.json, and the funnel as a picture and as text beside it (after every finish and rethreshold)."""
+    from ..funnel import write_funnel
+
     write_json_atomic(run.summary, summary)
+    write_funnel(run, summary)

@@ -255,8 +255,6 @@ def finish_run(run: RunDir, opts: FilterOptions, started: float, done_now: int) 
     options = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
     summary = summarise(manifest, options, time.perf_counter() - started, len(plan["sources"]), done_now, plan["shards"])
     write_summary(run, summary)
-    from ..funnel import write_funnel
-    write_funnel(run, summary)
     runlog.get().info(f"finished: {runlog.funnel_line(summary['funnel'])}; manifest.parquet and summary.json written")
     return summary
 
