@@ -13,7 +13,7 @@ import polars as pl
 #: The paper's most frequent, visually observable types (Body Part, Diagnostic Procedure, Body
 #: Location, Spatial Concept, Pathologic Function, Disease, Qualitative Concept, Tissue, Medical
 #: Device, Neoplastic Process).
-DEFAULT_TUIS = ("T023", "T060", "T029", "T082", "T046", "T047", "T080", "T030", "T074", "T191")
+from ..semantic_types import DEFAULT_TUIS  # noqa: E402  (kept here as the filters' public default)
 
 
 @dataclass
