@@ -14,12 +14,19 @@ pub struct Limits {
     pub max_pixels: u64,
     /// Largest encoded image accepted.
     pub max_bytes: u64,
+    /// Largest buffer the decoder fills: width × height × channels × bytes per sample of what is
+    /// actually decoded (a reduced JPEG decode counts at its reduced size). A 2.9 KB PNG of
+    /// 13,000² 16-bit RGBA would need 1.35 GB.
+    pub max_decoded_bytes: u64,
 }
+
+/// Default of [`Limits::max_decoded_bytes`]: 512 MiB, e.g. 13,000² 8-bit RGB (507 MB) passes.
+pub const DEFAULT_MAX_DECODED_BYTES: u64 = 512 << 20;
 
 impl Default for Limits {
     fn default() -> Self {
         // PMC's largest real figures are around 10k × 10k; 65,535² headers are bombs.
-        Self { max_pixels: 178_956_970, max_bytes: 256 << 20 }
+        Self { max_pixels: 178_956_970, max_bytes: 256 << 20, max_decoded_bytes: DEFAULT_MAX_DECODED_BYTES }
     }
 }
 
@@ -97,6 +104,18 @@ fn check_pixels(width: u64, height: u64, limits: &Limits) -> Result<(), ImageErr
     Ok(())
 }
 
+/// The decoder's buffer, `width × height × channels × bytes_per_sample`, against the limit.
+fn check_decoded_bytes(width: u64, height: u64, channels: u64, bytes_per_sample: u64, limits: &Limits) -> Result<(), ImageError> {
+    let bytes = width.saturating_mul(height).saturating_mul(channels).saturating_mul(bytes_per_sample);
+    if bytes > limits.max_decoded_bytes {
+        return Err(ImageError::too_large(format!(
+            "{width}x{height} x {channels} channel(s) x {bytes_per_sample} byte(s) per sample = {bytes} bytes to decode > limit of {} bytes (max_decoded_bytes)",
+            limits.max_decoded_bytes
+        )));
+    }
+    Ok(())
+}
+
 /// The smallest libjpeg-turbo scale n/8 whose output keeps both sides ≥ `min_side`.
 fn jpeg_scale(width: usize, height: usize, min_side: Option<u32>) -> ScalingFactor {
     let Some(min_side) = min_side else { return ScalingFactor::ONE };
@@ -147,6 +166,7 @@ fn decode_jpeg(bytes: &[u8], min_side: Option<u32>, limits: &Limits) -> Result<D
         Colorspace::CMYK | Colorspace::YCCK => (PixelFormat::CMYK, 4, 4),
         _ => (PixelFormat::RGB, 3, 3),
     };
+    check_decoded_bytes(scaled.width as u64, scaled.height as u64, channels as u64, 1, limits)?;
     let mut data = vec![0u8; scaled.width * scaled.height * channels];
     let image = Image { pixels: &mut data[..], width: scaled.width, pitch: scaled.width * channels, height: scaled.height, format };
     dec.decompress(bytes, image).map_err(ImageError::decode)?;
@@ -196,9 +216,13 @@ fn decode_other(bytes: &[u8], format: Format, limits: &Limits) -> Result<Decoded
     let mut image_limits = image::Limits::default();
     image_limits.max_image_width = Some(width);
     image_limits.max_image_height = Some(height);
-    image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8));
+    image_limits.max_alloc = Some(limits.max_decoded_bytes.saturating_add(64 << 20));
     reader.limits(image_limits);
-    let image = reader.decode().map_err(ImageError::decode)?;
+    let decoder = reader.into_decoder().map_err(ImageError::decode)?;
+    let color = image::ImageDecoder::color_type(&decoder);
+    let channels = color.channel_count() as u64;
+    check_decoded_bytes(width as u64, height as u64, channels, color.bytes_per_pixel() as u64 / channels.max(1), limits)?;
+    let image = image::DynamicImage::from_decoder(decoder).map_err(ImageError::decode)?;
     let source_channels = image.color().channel_count();
     let pixels = if source_channels <= 2 {
         Pixels { width, height, channels: 1, data: image.into_luma8().into_raw() }
@@ -248,5 +272,42 @@ mod tests {
     fn garbage_is_unsupported() {
         let err = decode(b"%PDF-1.4 not an image", None, &Limits::default()).unwrap_err();
         assert_eq!(err.status, Status::UnsupportedFormat);
+    }
+
+    /// An IHDR-only PNG (one empty IDAT): `bit_depth` and `color_type` as in the PNG spec.
+    fn png_header(width: u32, height: u32, bit_depth: u8, color_type: u8) -> Vec<u8> {
+        fn chunk(kind: &[u8], data: &[u8]) -> Vec<u8> {
+            let mut out = (data.len() as u32).to_be_bytes().to_vec();
+            out.extend_from_slice(kind);
+            out.extend_from_slice(data);
+            let mut crc = flate2::Crc::new();
+            crc.update(kind);
+            crc.update(data);
+            out.extend_from_slice(&crc.sum().to_be_bytes());
+            out
+        }
+        let mut ihdr = width.to_be_bytes().to_vec();
+        ihdr.extend_from_slice(&height.to_be_bytes());
+        ihdr.extend_from_slice(&[bit_depth, color_type, 0, 0, 0]);
+        let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+        png.extend(chunk(b"IHDR", &ihdr));
+        png.extend(chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]));
+        png.extend(chunk(b"IEND", &[]));
+        png
+    }
+
+    #[test]
+    fn decoded_bytes_count_channels_and_sample_size() {
+        // 13,000² is under the pixel limit; as 16-bit RGBA it is 1.35 GB to decode.
+        let err = decode(&png_header(13_000, 13_000, 16, 6), None, &Limits::default()).unwrap_err();
+        assert_eq!(err.status, Status::TooLarge, "{err}");
+        assert!(err.message.contains("4 channel(s) x 2 byte(s)"), "{err}");
+        // The same size as 8-bit gray (169 MB) passes the limit (and then fails on the empty data).
+        let err = decode(&png_header(13_000, 13_000, 8, 0), None, &Limits::default()).unwrap_err();
+        assert_eq!(err.status, Status::DecodeError, "{err}");
+        // A small limit refuses a small 8-bit RGB image: 100 × 100 × 3 = 30,000 bytes.
+        let limits = Limits { max_decoded_bytes: 29_999, ..Limits::default() };
+        let err = decode(&png_header(100, 100, 8, 2), None, &limits).unwrap_err();
+        assert_eq!(err.status, Status::TooLarge, "{err}");
     }
 }

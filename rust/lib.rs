@@ -45,7 +45,7 @@ impl Scanner {
     #[new]
     #[pyo3(signature = (inputs, *, workers=0, file_list=None, size=224, fit="pad", exact_hash=false,
         with_pixels=false, max_pixels=Limits::default().max_pixels, max_image_bytes=Limits::default().max_bytes,
-        max_xml_bytes=64<<20, with_bytes=false, licenses=None, queue=0))]
+        max_xml_bytes=64<<20, with_bytes=false, licenses=None, queue=0, max_decoded_bytes=decode::DEFAULT_MAX_DECODED_BYTES))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -62,6 +62,7 @@ impl Scanner {
         with_bytes: bool,
         licenses: Option<Vec<String>>,
         queue: usize,
+        max_decoded_bytes: u64,
     ) -> PyResult<Self> {
         if size == 0 {
             return Err(CoreError::InvalidOption("size must be positive".into()).into());
@@ -69,7 +70,7 @@ impl Scanner {
         let opts = ScanOptions {
             size,
             fit: parse_fit(fit)?,
-            limits: Limits { max_pixels, max_bytes: max_image_bytes },
+            limits: Limits { max_pixels, max_bytes: max_image_bytes, max_decoded_bytes },
             read_limits: ReadLimits { max_image_bytes, max_xml_bytes },
             exact_hash,
             with_pixels,
@@ -234,10 +235,10 @@ fn parse_jats<'py>(py: Python<'py>, xml: &[u8]) -> PyResult<Bound<'py, PyDict>> 
 /// Decodes one image; returns a dict with size, format, hashes and the pixels as decoded
 /// (`reduce_to=None`: full size, bit-exact imagehash hashes).
 #[pyfunction]
-#[pyo3(signature = (data, *, reduce_to=None, max_pixels=Limits::default().max_pixels))]
-fn decode_image<'py>(py: Python<'py>, data: &[u8], reduce_to: Option<u32>, max_pixels: u64) -> PyResult<Bound<'py, PyDict>> {
+#[pyo3(signature = (data, *, reduce_to=None, max_pixels=Limits::default().max_pixels, max_decoded_bytes=decode::DEFAULT_MAX_DECODED_BYTES))]
+fn decode_image<'py>(py: Python<'py>, data: &[u8], reduce_to: Option<u32>, max_pixels: u64, max_decoded_bytes: u64) -> PyResult<Bound<'py, PyDict>> {
     let bytes = data.to_vec();
-    let limits = Limits { max_pixels, ..Limits::default() };
+    let limits = Limits { max_pixels, max_decoded_bytes, ..Limits::default() };
     let (decoded, h) = py
         .detach(move || -> Result<_, error::ImageError> {
             let decoded = decode::decode(&bytes, reduce_to, &limits)?;
