@@ -161,10 +161,21 @@ def test_gpus_that_are_not_there_are_a_clear_error(corpus, tmp_path):
 
 
 def test_shipped_models_carry_their_metadata():
+    models = Path(default_model_path("compound")).parent
+    card = (models / "README.md").read_text()
+    report = json.loads((models / "real_test_report.json").read_text())
+    sizes = set()
     for kind in ("compound", "radiology"):
         meta = FilterModel.load(default_model_path(kind), [["CPUExecutionProvider"]]).meta
-        assert meta["kind"] == kind and meta["input_size"] == 128 and meta["threshold"] == 0.5
-        assert meta["held_out_metrics"]["accuracy"] > 0.9 and "synthetic" in meta["training_data"]
+        sizes.add(meta["input_size"])
+        assert meta["kind"] == kind and meta["input_size"] == 128 and meta["layout"] == "NHWC uint8"
+        # the threshold chosen on the val split is the one the card and the test report state
+        assert meta["threshold"] == report[kind]["test"]["threshold"]
+        assert f"{kind}.onnx on the test split (threshold {meta['threshold']})" in card
+        assert meta["held_out_metrics"] == report[kind]["test"]["overall"]
+        for source in ("chest-xray", "pydicom", "nibabel", "scikit-image", "matplotlib", "synthetic"):
+            assert source in meta["training_data"], source
+    assert len(sizes) == 1  # the filter hands one pixel batch to both models
 
 
 def test_rethreshold_redecides_from_stored_scores_and_round_trips(run, tmp_path):

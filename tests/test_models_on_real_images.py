@@ -65,12 +65,14 @@ def test_radiology_model_on_real_single_images(scored):
           f"non-radiology images, {fpr_render:.3f} on {len(neg_render)} renders; AUC {roc_auc(pos, neg_real):.3f}")
     chest = np.array([r["radiology_score"] for r in singles if r["source"] == "chest-xray"])
     assert len(pos) >= 50 and len(neg_real) >= 8
-    # measured levels (models/README.md: the targets recall >= 0.95 / real FPR <= 0.05 are not met yet)
+    # measured levels (models/README.md: the targets recall >= 0.95 / real FPR <= 0.05 are not met yet):
+    # recall 0.902, chest 0.975, real FPR 0.417 (5 of 12), renders 0.000, AUC 0.897 (real) / 0.974 (all)
     assert float((chest >= threshold).mean()) >= 0.95
     assert recall >= 0.9
-    assert fpr_render <= 0.05
-    assert fpr_real <= 0.5
-    assert roc_auc(pos, np.concatenate([neg_real, neg_render])) >= 0.93
+    assert fpr_render <= 0.02
+    assert fpr_real <= 0.42
+    assert roc_auc(pos, neg_real) >= 0.88
+    assert roc_auc(pos, np.concatenate([neg_real, neg_render])) >= 0.96
 
 
 @pytest.mark.xfail(strict=True, reason="target not reached yet: see models/README.md, 'Against the targets'")
@@ -99,9 +101,10 @@ def test_compound_model_on_real_compound_figures(scored):
     measured levels, so a regression fails here)."""
     pos, singles_real, singles_all, recall, fpr_real = _compound_numbers(scored)
     assert len(pos) >= 100 and len(singles_real) >= 50
-    assert recall >= 0.45
-    assert fpr_real <= 0.12
-    assert roc_auc(pos, singles_all) >= 0.78
+    # measured: recall 0.625, FPR 0.041 on real singles (the FPR target is met), AUC 0.917
+    assert recall >= 0.6
+    assert fpr_real <= 0.05
+    assert roc_auc(pos, singles_all) >= 0.9
 
 
 @pytest.mark.xfail(strict=True, reason="target not reached yet: see models/README.md, 'Where the compound model falls short'")

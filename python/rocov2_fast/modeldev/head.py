@@ -1,0 +1,337 @@
+"""Stage 3 of the default models: a new head on frozen features (`python -m rocov2_fast.modeldev.head`).
+
+Fine-tuning the whole MobileNetV3-Small on this machine's CPU runs at a few images per second, so the
+stage-2 models (fine-tuned for 4 epochs on the real mix) are kept as frozen feature extractors and a
+logistic head is trained on:
+
+- pooled (mean and max) activations of four stages of the network (16×16 … 4×4 maps), the 1024-d
+  hidden layer of its classifier and its own logit;
+- layout features computed from the pixels in the graph: uniform rows / columns (gutters), long
+  straight edges (panel borders), per half of the image (mosaics), intensity and colour statistics.
+
+Training is one forward pass per image (the features are cached), so the head sees the whole mix:
+real images (train split of source images, augmented), renders, compound figures and the synthetic
+corpus of stage 1. The threshold is chosen on the val split; the fixed test split is only measured.
+Export: one ONNX graph (`pixels` uint8 NHWC → `prob` float32 N), preprocessing, features, head.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..filter import train as tr
+from . import dataset
+
+TAPS = (3, 8, 11, 12)
+SIZE = 128
+
+
+def handcrafted(x, g):
+    """Layout and colour features of N×3×H×W pixels `x` in [0, 1] and their grey `g` (N×H×W)."""
+    import torch
+
+    def frac(mask, dims):
+        return mask.float().mean(dims)
+
+    def std(t, dim):
+        m = t.mean(dim, keepdim=True)
+        return ((t - m) ** 2).mean(dim).clamp_min(1e-8).sqrt()
+
+    h, w = g.shape[1], g.shape[2]
+    mh, mw = h // 16, w // 16
+    out = [g.mean((1, 2)), std(g.flatten(1), 1), frac(g < 0.1, (1, 2)), frac(g > 0.9, (1, 2)),
+           frac((g > 0.3) & (g < 0.7), (1, 2))]
+    sat = x.amax(1) - x.amin(1)
+    out += [sat.mean((1, 2)), frac(sat > 0.15, (1, 2))]
+    dx = (g[:, :, 1:] - g[:, :, :-1]).abs()
+    dy = (g[:, 1:, :] - g[:, :-1, :]).abs()
+    out += [dx.mean((1, 2)), dy.mean((1, 2)), frac(dx > 0.1, (1, 2))]
+    for axis_rows in (True, False):
+        t = g if axis_rows else g.transpose(1, 2)  # rows of t: rows (or columns) of the image
+        d = dy if axis_rows else dx.transpose(1, 2)
+        n = t.shape[2]
+        for part in (t, t[:, :, : n // 2], t[:, :, n // 2:]):  # whole lines and each half (mosaics)
+            s = std(part, 2)[:, mh:-mh]  # inner lines only: the figure's own margins are not gutters
+            mean = part.mean(2)[:, mh:-mh]
+            u = (s < 0.03).float()
+            out += [u.mean(1), (u[:, 1:] - u[:, :-1]).abs().sum(1) / 10.0,
+                    (u * (mean > 0.8).float()).mean(1), (u * (mean < 0.2).float()).mean(1), s.amin(1)]
+        strength = frac(d > 0.08, 2)[:, mh:-mh]  # share of each line crossed by a strong edge
+        out += [strength.amax(1), frac(strength > 0.5, 1), frac(strength > 0.8, 1)]
+        for k in (3,):  # thirds of the lines: gutters of 3-column grids
+            for i in range(k):
+                part = t[:, :, i * n // k:(i + 1) * n // k]
+                s = std(part, 2)[:, mh:-mh]
+                out += [(s < 0.03).float().mean(1), (s < 0.01).float().mean(1)]
+        # repetition: panels of one kind side by side look alike (CT series, chart grids)
+        for k in (2, 3, 4):
+            step = n // k
+            pieces = [t[:, :, i * step:(i + 1) * step] for i in range(k)]
+            out.append(torch.stack([_corr(pieces[i], pieces[i + 1]) for i in range(k - 1)], 1).mean(1))
+            prof = [p.mean(1) for p in pieces]  # profile across each piece
+            out.append(torch.stack([_corr(prof[i], prof[i + 1]) for i in range(k - 1)], 1).mean(1))
+    return torch.stack(out, 1)
+
+
+def _corr(a, b):
+    """Pearson correlation of two equally shaped batches, per sample."""
+    a, b = a.flatten(1), b.flatten(1)
+    a = a - a.mean(1, keepdim=True)
+    b = b - b.mean(1, keepdim=True)
+    return (a * b).mean(1) / ((a * a).mean(1) * (b * b).mean(1) + 1e-6).sqrt()
+
+
+def _classes():
+    import torch
+    from torch import nn
+
+    class Features(nn.Module):
+        """Frozen backbone + layout features: uint8 NHWC pixels → one feature vector per image."""
+
+        def __init__(self, net, mean, std):
+            super().__init__()
+            self.net = net
+            self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
+
+        def forward(self, pixels):
+            x = pixels.permute(0, 3, 1, 2).float() / 255.0
+            hand = handcrafted(x, x.mean(1))
+            h = (x - self.mean) / self.std
+            outs = []
+            for i, layer in enumerate(self.net.features):
+                h = layer(h)
+                if i in TAPS:
+                    outs += [h.mean((2, 3)), h.amax((2, 3))]
+            hidden = self.net.classifier[1](self.net.classifier[0](h.mean((2, 3))))
+            logit = self.net.classifier[3](hidden)
+            return torch.cat(outs + [hidden, logit, hand], 1)
+
+    class Headed(nn.Module):
+        """Features → standardised → linear head → probability (what the ONNX file holds)."""
+
+        def __init__(self, features, mu, sd, weight, bias):
+            super().__init__()
+            self.features = features
+            self.register_buffer("mu", torch.from_numpy(mu.astype(np.float32)))
+            self.register_buffer("sd", torch.from_numpy(sd.astype(np.float32)))
+            self.head = nn.Linear(len(mu), 1)
+            with torch.no_grad():
+                self.head.weight.copy_(torch.from_numpy(weight.astype(np.float32)).view(1, -1))
+                self.head.bias.fill_(float(bias))
+
+        def forward(self, pixels):
+            f = (self.features(pixels) - self.mu) / self.sd
+            return torch.sigmoid(self.head(f).squeeze(1))
+
+    return Features, Headed
+
+
+def feature_model(onnx_path: Path | None = None, deployable=None):
+    """The Features module of a stage-2 ONNX model (or of a fine-tuned `Deployable`)."""
+    Features, _ = _classes()
+    d = deployable if deployable is not None else tr.from_onnx(onnx_path)
+    m = Features(d.net, d.mean.view(-1).tolist(), d.std.view(-1).tolist())
+    m.eval()
+    return m
+
+
+def extract(model, pixels: np.ndarray, batch: int = 64, log=None) -> np.ndarray:
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(pixels), batch):
+            out.append(model(torch.from_numpy(pixels[i:i + batch])).numpy())
+            if log and (i // batch) % 10 == 0:
+                log(f"features {i + len(out[-1])}/{len(pixels)}")
+    return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
+
+
+def fit_head(f: np.ndarray, y: np.ndarray, w: np.ndarray, *, l2: float, seed: int = 0, steps: int = 300):
+    """Weighted, class-balanced logistic regression on standardised features (full-batch L-BFGS)."""
+    import torch
+
+    torch.manual_seed(seed)
+    mu, sd = f.mean(0), f.std(0) + 1e-4
+    x = torch.from_numpy(((f - mu) / sd).astype(np.float32))
+    t = torch.from_numpy(y.astype(np.float32))
+    sw = w.astype(np.float64).copy()
+    for c in (0, 1):  # each class carries half the weight
+        sw[y == c] *= 0.5 / sw[y == c].sum()
+    sw = torch.from_numpy(sw.astype(np.float32))
+    weight = torch.zeros(x.shape[1], requires_grad=True)
+    bias = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([weight, bias], lr=1, max_iter=steps, history_size=20, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        z = x @ weight + bias
+        loss = (torch.nn.functional.binary_cross_entropy_with_logits(z, t, reduction="none") * sw).sum()
+        loss = loss + l2 * (weight ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return mu, sd, weight.detach().numpy().copy(), float(bias.detach())
+
+
+def apply_head(f, mu, sd, weight, bias) -> np.ndarray:
+    z = ((f - mu) / sd) @ weight + bias
+    return 1 / (1 + np.exp(-np.clip(z, -50, 50)))
+
+
+def row_of(r: dict, kind: str) -> dict:
+    """The evaluation row of a sample (as `__main__.rows_of`)."""
+    label = int(r["compound"]) if kind == "compound" else int(bool(r["radiology"]))
+    return {"source": r["source"], "kind": r["kind"] if r["source"] != "compound" else r["kind"].split(",")[0], "label": label}
+
+
+def synthetic_pixels(truth: Path, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    d = tr.load_truth_csv(truth, kind, SIZE)
+    return d.pixels, d.labels
+
+
+def main(argv=None) -> int:
+    from .__main__ import TARGETS, pixels_of
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", type=Path, required=True, help="folder of the stage-2 models (frozen backbones)")
+    ap.add_argument("--out", type=Path, default=Path("models"))
+    ap.add_argument("--synthetic", type=Path, required=True, help="truth.csv of the stage-1 synthetic corpus")
+    ap.add_argument("--scale", type=float, default=2.0)
+    ap.add_argument("--kinds", default="compound,radiology")
+    ap.add_argument("--cache", type=Path, default=None, help="folder caching pixels and features between runs")
+    ap.add_argument("--finetune", default="", help="per-model epochs of further fine-tuning (BatchNorm frozen) of the "
+                    "backbone on this mix + the synthetic corpus before the head, e.g. compound=5")
+    ap.add_argument("--l2", default="0.01,0.003,0.001,0.0003,0.0001", help="L2 strengths tried; the best val AUC wins")
+    args = ap.parse_args(argv)
+    t0 = time.time()
+
+    def log(msg):
+        print(f"[{time.time() - t0:6.0f}s] {msg}", flush=True)
+
+    cache = args.cache
+    if cache:
+        cache.mkdir(parents=True, exist_ok=True)
+    px_path = cache / f"pixels-s{args.seed}-x{args.scale}.npz" if cache else None
+    meta_path = cache / f"rows-s{args.seed}-x{args.scale}.json" if cache else None
+    if px_path and px_path.exists():
+        z = np.load(px_path)
+        px = {s: z[s] for s in ("train", "val", "test")}
+        info = json.loads(meta_path.read_text())
+    else:
+        samples = dataset.build(args.seed, train_variants=args.scale, renders_train=int(300 * args.scale),
+                                compounds_train=int(450 * args.scale), renders_eval=80, compounds_eval=120, log=log)
+        by = {s: [x for x in samples if x.split == s] for s in ("train", "val", "test")}
+        px = {s: pixels_of(v) for s, v in by.items()}
+        info = {s: [{"source": x.source, "kind": x.kind, "compound": x.compound, "radiology": x.radiology} for x in v]
+                for s, v in by.items()}
+        if px_path:
+            np.savez(px_path, **px)
+            meta_path.write_text(json.dumps(info))
+    log({s: len(v) for s, v in px.items()})
+
+    report_path = args.out / "real_test_report.json"
+    cards = json.loads(report_path.read_text()) if report_path.exists() else {}
+    for kind in args.kinds.split(","):
+        backbone = args.init / f"{kind}.onnx"
+        fpath = cache / f"features-{kind}-s{args.seed}-x{args.scale}.npz" if cache else None
+        keep = {s: np.array([kind == "compound" or not r["compound"] for r in info[s]], bool) for s in info}
+        syn_path = cache / f"features-{kind}-synthetic.npz" if cache else None
+        if syn_path and syn_path.exists():
+            z = np.load(syn_path)
+            syn_f, syn_y = z["f"], z["y"]
+        else:
+            syn_x, syn_y = synthetic_pixels(args.synthetic, kind)
+            syn_f = extract(feature_model(backbone), syn_x, log=log)
+            if syn_path:
+                np.savez(syn_path, f=syn_f, y=syn_y)
+        epochs = dict((k, int(v)) for k, v in (x.split("=") for x in args.finetune.split(",") if x)).get(kind, 0)
+        tuned = None
+        if epochs:
+            tuned_path = cache / f"finetuned-{kind}-s{args.seed}-x{args.scale}-e{epochs}.pt" if cache else None
+            tuned = tr.from_onnx(backbone)
+            if tuned_path and tuned_path.exists():
+                import torch
+                tuned.load_state_dict(torch.load(tuned_path))
+            else:
+                syn_x, syn_y2 = synthetic_pixels(args.synthetic, kind)
+                labels = np.array([row_of(r, kind)["label"] for r, k in zip(info["train"], keep["train"]) if k])
+                tr.fit(tuned, np.concatenate([px["train"][keep["train"]], syn_x]), np.concatenate([labels, syn_y2]),
+                       epochs=epochs, lr=1e-3, seed=args.seed, frozen_bn=True, log=log)
+                if tuned_path:
+                    import torch
+                    torch.save(tuned.state_dict(), tuned_path)
+            fpath = cache / f"features-{kind}-s{args.seed}-x{args.scale}-e{epochs}.npz" if cache else None
+            syn_x, syn_y = synthetic_pixels(args.synthetic, kind)
+            syn_f = extract(feature_model(deployable=tuned), syn_x, log=log)
+        if fpath and fpath.exists():
+            z = np.load(fpath)
+            feats = {s: z[s] for s in ("train", "val", "test")}
+        else:
+            fm = feature_model(backbone, deployable=tuned)
+            feats = {s: extract(fm, px[s][keep[s]], log=log) for s in ("train", "val", "test")}
+            if fpath:
+                np.savez(fpath, **feats)
+        rows = {s: [row_of(r, kind) for r, k in zip(info[s], keep[s]) if k] for s in info}
+        y = {s: np.array([r["label"] for r in rows[s]]) for s in info}
+        f = feats  # features of the kept samples only
+        # weights: real images, renders, composed compound figures and the synthetic corpus
+        w_train = np.array([1.5 if r["source"] not in ("render", "compound") else 1.0 for r in rows["train"]])
+        x_fit = np.concatenate([f["train"], syn_f])
+        y_fit = np.concatenate([y["train"], syn_y])
+        w_fit = np.concatenate([w_train, np.full(len(syn_y), 0.7)])
+        log(f"{kind}: fit on {len(y_fit)} ({int(y_fit.sum())} positive; {len(syn_y)} synthetic), val {len(y['val'])}, "
+            f"test {len(y['test'])}, {x_fit.shape[1]} features")
+        best = None
+        for l2 in [float(v) for v in args.l2.split(",")]:
+            head = fit_head(x_fit, y_fit, w_fit, l2=l2, seed=args.seed)
+            vp = apply_head(f["val"], *head)
+            auc = dataset.roc_auc(vp[y["val"] == 1], vp[y["val"] == 0])
+            log(f"{kind}: l2 {l2}: val AUC {auc:.4f}")
+            if best is None or auc > best[0] + 1e-9:
+                best = (auc, l2, head)
+        _, l2, head = best
+        val_prob = apply_head(f["val"], *head)
+        if kind == "radiology":
+            threshold = dataset.choose_threshold(val_prob, y["val"], min_recall=0.97)
+        else:
+            threshold = dataset.choose_threshold(val_prob, y["val"], max_fpr=0.03)
+        test_prob = apply_head(f["test"], *head)
+        card = {"val": dataset.report(rows["val"], val_prob, threshold, kind),
+                "test": dataset.report(rows["test"], test_prob, threshold, kind)}
+        cards[kind] = card
+        log(f"{kind}: l2 {l2}, threshold {threshold:.4f}: {json.dumps(card['test']['overall'])}")
+        _, Headed = _classes()
+        model = Headed(feature_model(backbone, deployable=tuned), *head)
+        meta = {
+            "kind": kind, "input_size": SIZE, "layout": "NHWC uint8", "mean": tr.IMAGENET_MEAN, "std": tr.IMAGENET_STD,
+            "labels": [tr.NEGATIVE[kind], tr.POSITIVE[kind]], "positive_label": tr.POSITIVE[kind], "threshold": round(threshold, 4),
+            "threshold_rule": "highest threshold with recall >= 0.97 on the val split" if kind == "radiology"
+            else "lowest threshold with FPR <= 0.03 on the val split's single images",
+            "architecture": "torchvision mobilenet_v3_small (frozen: the stage-2 model fine-tuned on the real mix) + pooled "
+                            "activations of 4 stages, its classifier's hidden layer and logit, layout features (gutters, "
+                            f"straight edges, intensity, colour) → standardised → logistic head (L2 {l2})",
+            "training_data": "python -m rocov2_fast.modeldev.head: real images (chest-xray CC BY, pydicom(-data) DICOM, nibabel "
+                             "MR volumes, scikit-image and matplotlib samples; train split of source images, augmented) + renders "
+                             "(matplotlib/seaborn charts, graphviz flow diagrams, RDKit structures, tables, text, gels) + compound "
+                             "figures composed from them + the synthetic corpus of stage 1 (seed 1000)",
+            "train_images": int(len(y_fit)), "val_images": int(len(y["val"])), "held_out_images": int(len(y["test"])),
+            "held_out_metrics": card["test"]["overall"], "real_test_report": card["test"],
+            "seed": args.seed, "l2": l2, "targets": TARGETS,
+        }
+        tr.export_onnx(model, args.out / f"{kind}.onnx", SIZE, meta)
+        log(f"wrote {args.out / f'{kind}.onnx'}")
+        report_path.write_text(json.dumps(cards, indent=1, ensure_ascii=False) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
