@@ -374,13 +374,16 @@ fn read_article_dir(dir: &Path, limits: &ReadLimits) -> Contents {
 /// One row of `oa_file_list.csv`.
 #[derive(Debug, Clone)]
 pub struct FileListEntry {
+    /// Normalised as the XML's licences are (`CC-BY`, `cc by 4.0` → `CC BY`; see
+    /// [`crate::jats::normalize_license`]); a value that names no known licence is kept as
+    /// written (so it matches no allowed licence) and counted in [`FileList::unrecognised`].
     pub license: String,
     pub pmid: Option<String>,
 }
 
 /// `oa_file_list.csv`, keyed by accession id (`PMC13900`).
 #[derive(Debug, Default)]
-pub struct FileList(pub HashMap<String, FileListEntry>);
+pub struct FileList(pub HashMap<String, FileListEntry>, pub std::collections::BTreeMap<String, u64>);
 
 impl FileList {
     pub fn load(path: &Path) -> Result<FileList, CoreError> {
@@ -392,14 +395,27 @@ impl FileList {
         };
         let (accession, pmid, license) = (column("Accession ID")?, column("PMID")?, column("License")?);
         let mut map = HashMap::new();
+        let mut unrecognised = std::collections::BTreeMap::new();
         for record in reader.records() {
             let record = record.map_err(|e| bad(e.to_string()))?;
             let Some(acc) = record.get(accession).map(str::trim).filter(|a| !a.is_empty()) else { continue };
             let pmid = record.get(pmid).map(str::trim).filter(|p| !p.is_empty() && *p != "0").map(str::to_string);
-            let license = record.get(license).unwrap_or("").trim().to_string();
+            let raw = record.get(license).unwrap_or("").trim();
+            let license = match crate::jats::normalize_license(raw) {
+                Some(known) => known.to_string(),
+                None => {
+                    *unrecognised.entry(raw.to_string()).or_insert(0) += 1;
+                    raw.to_string()
+                }
+            };
             map.insert(acc.to_string(), FileListEntry { license, pmid });
         }
-        Ok(FileList(map))
+        Ok(FileList(map, unrecognised))
+    }
+
+    /// Licence values that name no known licence, with how many rows carry each.
+    pub fn unrecognised(&self) -> &std::collections::BTreeMap<String, u64> {
+        &self.1
     }
 
     pub fn get(&self, source: &Source) -> Option<&FileListEntry> {
@@ -477,5 +493,32 @@ mod tests {
         assert_eq!(gunzip_members(&gz), None);
         assert_eq!(gunzip_members(&gz[..n / 2]), None);
         assert_eq!(gunzip_members(b"not gzip at all, not at all"), None);
+    }
+
+    #[test]
+    fn file_list_licences_are_normalised_and_unknown_ones_counted() {
+        let dir = std::env::temp_dir().join(format!("rocov2-filelist-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("oa_file_list.csv");
+        std::fs::write(
+            &path,
+            "File,Article Citation,Accession ID,Last Updated (YYYY-MM-DD HH:MM:SS),PMID,License\n\
+             a.tar.gz,x,PMC1,2020-01-01 00:00:00,11,CC-BY\n\
+             b.tar.gz,x,PMC2,2020-01-01 00:00:00,12,cc by 4.0\n\
+             c.tar.gz,x,PMC3,2020-01-01 00:00:00,13,CC BY 4.0 International\n\
+             d.tar.gz,x,PMC4,2020-01-01 00:00:00,14,CC-BY-NC\n\
+             e.tar.gz,x,PMC5,2020-01-01 00:00:00,15,Elsevier user licence\n\
+             f.tar.gz,x,PMC6,2020-01-01 00:00:00,16,Elsevier user licence\n\
+             g.tar.gz,x,PMC7,2020-01-01 00:00:00,17,NO-CC CODE\n",
+        )
+        .unwrap();
+        let list = FileList::load(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let license = |acc: &str| list.0[acc].license.clone();
+        assert_eq!([license("PMC1"), license("PMC2"), license("PMC3")], ["CC BY", "CC BY", "CC BY"]);
+        assert_eq!(license("PMC4"), "CC BY-NC");
+        assert_eq!(license("PMC5"), "Elsevier user licence");
+        assert_eq!(license("PMC7"), "NO-CC CODE");
+        assert_eq!(list.unrecognised().iter().collect::<Vec<_>>(), [(&"Elsevier user licence".to_string(), &2)]);
     }
 }

@@ -328,6 +328,18 @@ fn license_from_code(code: &str) -> Option<&'static str> {
     }
 }
 
+/// A licence as written anywhere (file list, `--licenses`, XML words): `CC-BY`, `cc by 4.0`,
+/// `CC BY 4.0 International`, a Creative Commons URL, ... → the file-list vocabulary (`CC BY`,
+/// `CC BY-NC`, ..., `CC0`), the way the XML's licences are read. PMC's own `NO-CC CODE` is kept
+/// as it is. `None`: the text names no licence we know.
+pub fn normalize_license(text: &str) -> Option<&'static str> {
+    let text = text.trim();
+    if collapse_whitespace(text).eq_ignore_ascii_case("no-cc code") {
+        return Some("NO-CC CODE");
+    }
+    license_from_words(text)
+}
+
 /// Reads a licence from free text (`<license-p>`, `@license-type`): "CC BY-NC 4.0",
 /// "Creative Commons Attribution-NonCommercial License", "cc-by", ...
 pub fn license_from_words(words: &str) -> Option<&'static str> {
@@ -577,5 +589,24 @@ mod tests {
         }
         let err = parse_article(b"<?xml version=\"1.0\" encoding=\"klingon-8\"?><article/>").unwrap_err();
         assert!(err.contains("klingon-8"), "{err}");
+    }
+
+    #[test]
+    fn licence_spellings_normalise_to_the_file_list_vocabulary() {
+        for (text, want) in [
+            ("CC BY", Some("CC BY")),
+            ("CC-BY", Some("CC BY")),
+            ("cc by 4.0", Some("CC BY")),
+            ("CC BY 4.0 International", Some("CC BY")),
+            ("CC-BY-NC", Some("CC BY-NC")),
+            (" cc by-nc-nd 3.0 ", Some("CC BY-NC-ND")),
+            ("CC0", Some("CC0")),
+            ("NO-CC CODE", Some("NO-CC CODE")),
+            ("https://creativecommons.org/licenses/by-sa/4.0/", Some("CC BY-SA")),
+            ("all rights reserved", None),
+            ("", None),
+        ] {
+            assert_eq!(normalize_license(text), want, "{text:?}");
+        }
     }
 }

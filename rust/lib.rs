@@ -75,7 +75,8 @@ impl Scanner {
             exact_hash,
             with_pixels,
             with_bytes,
-            allowed_licenses: licenses,
+            // `--licenses CC-BY` means what the file list's `CC BY` means.
+            allowed_licenses: licenses.map(|l| l.iter().map(|x| jats::normalize_license(x).map_or_else(|| x.trim().to_string(), str::to_string)).collect()),
         };
         let paths = to_paths(inputs);
         let (sources, file_list) = py.detach(|| -> Result<_, CoreError> {
@@ -321,11 +322,28 @@ fn antidupl_confirms(thumb_a: &[u8], thumb_b: &[u8], aspect_a: f64, aspect_b: f6
     dedup::antidupl_confirms(thumb_a, thumb_b, aspect_a, aspect_b, max_rms_fraction, max_aspect_difference)
 }
 
-/// `oa_file_list.csv` as {accession: (licence, pmid or None)}.
+/// `oa_file_list.csv` as {accession: (licence, pmid or None)}, licences normalised (`CC-BY`,
+/// `cc by 4.0` → `CC BY`); a value naming no known licence is kept as written.
 #[pyfunction]
 fn read_file_list(py: Python<'_>, path: String) -> PyResult<std::collections::HashMap<String, (String, Option<String>)>> {
     let list = py.detach(|| FileList::load(std::path::Path::new(&path)))?;
     Ok(list.0.into_iter().map(|(k, v)| (k, (v.license, v.pmid))).collect())
+}
+
+/// `oa_file_list.csv` as ({accession: (licence, pmid or None)}, {licence value that names no known
+/// licence: rows}); licences normalised as in `read_file_list`.
+#[pyfunction]
+fn read_file_list_checked(py: Python<'_>, path: String) -> PyResult<(std::collections::HashMap<String, (String, Option<String>)>, std::collections::BTreeMap<String, u64>)> {
+    let list = py.detach(|| FileList::load(std::path::Path::new(&path)))?;
+    let unrecognised = list.1;
+    Ok((list.0.into_iter().map(|(k, v)| (k, (v.license, v.pmid))).collect(), unrecognised))
+}
+
+/// A licence as written (`CC-BY`, `cc by 4.0`, a Creative Commons URL, ...) in the file list's
+/// vocabulary (`CC BY`, ...), or None when it names no known licence.
+#[pyfunction]
+fn normalize_license(text: &str) -> Option<&'static str> {
+    jats::normalize_license(text)
 }
 
 #[pymodule]
@@ -337,6 +355,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(near_duplicate_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(antidupl_confirms, m)?)?;
     m.add_function(wrap_pyfunction!(read_file_list, m)?)?;
+    m.add_function(wrap_pyfunction!(read_file_list_checked, m)?)?;
+    m.add_function(wrap_pyfunction!(normalize_license, m)?)?;
     m.add_function(wrap_pyfunction!(model_input, m)?)?;
     m.add_function(wrap_pyfunction!(layout_of, m)?)?;
     m.add("Rocov2Error", m.py().get_type::<error::Rocov2Error>())?;

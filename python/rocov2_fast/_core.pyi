@@ -78,7 +78,12 @@ def antidupl_confirms(
     thumb_a: bytes, thumb_b: bytes, aspect_a: float, aspect_b: float, *,
     max_rms_fraction: float = 0.05, max_aspect_difference: float = 0.03,
 ) -> bool: ...
-def read_file_list(path: str) -> dict[str, tuple[str, str | None]]: ...
+def read_file_list(path: str) -> dict[str, tuple[str, str | None]]:
+    """{accession: (licence, pmid)}; licences normalised (`CC-BY`, `cc by 4.0` → `CC BY`), a value
+    naming no known licence kept as written."""
+def read_file_list_checked(path: str) -> tuple[dict[str, tuple[str, str | None]], dict[str, int]]:
+    """As read_file_list, plus {licence value naming no known licence: rows carrying it}."""
+def normalize_license(text: str) -> str | None: ...
 def model_input(data: bytes, *, size: int = 224, fit: str = "pad") -> npt.NDArray[np.uint8]: ...
 def layout(pixels: npt.NDArray[np.uint8]) -> tuple[float, int, list[tuple[int, int, int, int]], int]:
     """Compound-figure layout detector (rust/layout.rs) on decoded pixels, H×W or H×W×3 uint8:

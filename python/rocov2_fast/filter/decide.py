@@ -22,9 +22,16 @@ def accession(path: str) -> str | None:
 
 
 def excluded_by_file_list(source: str, listed: dict, allowed: tuple[str, ...]) -> str | None:
-    """The file-list licence of a package that must not be read, or None."""
+    """The file-list licence of a package that must not be read, or None. Both sides are compared
+    normalised, as the XML's licences are (`CC-BY`, `cc by 4.0`, `CC BY 4.0 International` → `CC BY`;
+    `read_file_list` already returns normalised licences, a value naming no known licence as written)."""
+    from .._core import normalize_license
+
     entry = listed.get(accession(source) or "")
-    if entry is not None and entry[0] not in allowed:
+    if entry is None:
+        return None
+    wanted = {normalize_license(a) or a.strip() for a in allowed}
+    if (normalize_license(entry[0]) or entry[0].strip()) not in wanted:
         return entry[0]
     return None
 
