@@ -4,6 +4,7 @@ optional extra; the shipped models in models/ were trained by scripts/train_defa
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from rocov2_fast.filter.train import load_folder, load_truth_csv, split
 from helpers import jpeg_bytes
@@ -92,3 +93,26 @@ def test_compound_composer_and_renders():
     assert ((prob >= t) & (labels == 0)).sum() == 0
     t = choose_threshold(prob, labels, min_recall=1.0)
     assert ((prob >= t) & (labels == 1)).sum() == 50
+
+
+def test_layout_features_see_gutters_and_repetition():
+    """The stage-3 head's in-graph layout features (rocov2_fast.modeldev.head): a 2×2 grid of one noisy
+    panel with white gutters has uniform inner rows and columns and repeats itself; one noisy image has
+    neither."""
+    torch = pytest.importorskip("torch")
+    from rocov2_fast.modeldev.head import handcrafted
+
+    rng = np.random.default_rng(0)
+    panel = rng.uniform(0.2, 0.6, (60, 60))
+    grid = np.ones((128, 128))
+    for y in (2, 66):
+        for x in (2, 66):
+            grid[y:y + 60, x:x + 60] = panel
+    single = rng.uniform(0.2, 0.6, (128, 128))
+    g = torch.tensor(np.stack([grid, single]), dtype=torch.float32)
+    f = handcrafted(g[:, None].repeat(1, 3, 1, 1), g).numpy()
+    assert f.shape[0] == 2 and np.isfinite(f).all()
+    uniform_rows, white_rows = f[:, 10], f[:, 12]  # share of uniform inner rows; of uniform white ones
+    assert uniform_rows[0] > 0 and uniform_rows[1] == 0 and white_rows[0] > 0
+    repetition = f[:, 34]  # correlation of the left and right halves (rows axis, k = 2)
+    assert repetition[0] > 0.9 > 0.2 > abs(repetition[1])

@@ -10,6 +10,9 @@
   insets).
 - `dataset`: the deterministic mix, the FIXED test split (by source image: never in training), the
   per-source / per-kind evaluation and the threshold choice.
+- `head` (`python -m rocov2_fast.modeldev.head`): stage 3 of the default models: the stage-2 network
+  frozen as a feature extractor + in-graph layout features (gutters, straight edges, repetition) and a
+  logistic head fitted on the mix and the synthetic corpus; exported as one ONNX graph.
 
 Everything is generated from a seed; nothing is downloaded at run time.
 """
