@@ -1,0 +1,139 @@
+"""Issue 16, the reads: inputs an adversarial (or merely unusual) user hands the scan, each built
+for real (tar.gz packages, JPEG/PNG bytes), each read as a careful tool would or given a status."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import struct
+import tarfile
+import zlib
+from pathlib import Path
+
+import polars as pl
+
+import rocov2_fast as rf
+from rocov2_fast import _core
+from rocov2_fast.filter.decide import excluded_by_file_list
+from helpers import article_xml, fig, jpeg_bytes, scan_rows, write_package
+
+
+def tar_bytes(files: dict[str, bytes]) -> bytes:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return raw.getvalue()
+
+
+# -- 1. deep nesting ------------------------------------------------------------------------------
+
+def test_caption_nested_100000_deep_is_read(tmp_path):
+    depth = 100_000
+    caption = "<p>Axial " + "<italic>" * depth + "CT" + "</italic>" * depth + " scan.</p>"
+    write_package(tmp_path / "c" / "PMC1.tar.gz", {"PMC1/a.nxml": article_xml(fig("f1", caption)),
+                                                   "PMC1/f1.jpg": jpeg_bytes()})
+    df = scan_rows(tmp_path, tmp_path / "c")
+    assert df["status"].to_list() == ["ok"]
+    assert df["caption"][0] == "Axial CT scan."
+    parsed = rf.parse_jats(article_xml(fig("f1", caption)))
+    assert parsed["figures"][0]["caption"] == "Axial CT scan."
+
+
+# -- 2. multi-member gzip -------------------------------------------------------------------------
+
+def test_multi_member_gzip_is_read_as_tar_does(tmp_path):
+    xml = article_xml(fig("f1") + fig("f2", fig_id="f2"))
+    tar = tar_bytes({"PMC2/a.nxml": xml, "PMC2/f1.jpg": jpeg_bytes(seed=1), "PMC2/f2.jpg": jpeg_bytes(seed=2)})
+    third = len(tar) // 3
+    # As bgzip / pigz --independent write it: one tar cut across members (the cut falls inside members).
+    members = b"".join(gzip.compress(tar[i:i + third], mtime=0) for i in range(0, len(tar), third))
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "PMC2.tar.gz").write_bytes(members)
+    # `cat a.gz b.gz` of two whole archives: tar reads the first (it stops at its end-of-archive).
+    (tmp_path / "c" / "PMC3.tar.gz").write_bytes(gzip.compress(tar, mtime=0) + gzip.compress(tar_bytes({"x": b"y"}), mtime=0))
+    with tarfile.open(tmp_path / "c" / "PMC2.tar.gz") as t:  # what `tar tzf` reads
+        assert sorted(t.getnames()) == ["PMC2/a.nxml", "PMC2/f1.jpg", "PMC2/f2.jpg"]
+    df = scan_rows(tmp_path, tmp_path / "c").sort("archive", "figure_index")
+    assert df["status"].to_list() == ["ok"] * 4, df.select("archive", "status", "error")
+    # Streaming path too: a package over the one-shot size is streamed (MultiGzDecoder); the
+    # Rust unit test `multi_member_gzip_is_read_whole_on_both_paths` drives both readers directly.
+
+
+# -- 3. the XML declaration's encoding -----------------------------------------------------------
+
+def latin1_article(caption: str, declared: str) -> bytes:
+    text = article_xml(fig("f1", f"<p>{caption}</p>")).decode()
+    return text.replace('<?xml version="1.0"?>', f'<?xml version="1.0" encoding="{declared}"?>').encode("latin-1")
+
+
+def test_declared_latin1_is_honoured_and_lying_bytes_get_a_status(tmp_path):
+    caption = "Röntgen of the knee, 5 µm slices, T2 café"
+    c = tmp_path / "c"
+    write_package(c / "PMC4.tar.gz", {"PMC4/a.nxml": latin1_article(caption, "ISO-8859-1"), "PMC4/f1.jpg": jpeg_bytes()})
+    write_package(c / "PMC5.tar.gz", {"PMC5/a.nxml": latin1_article(caption, "windows-1252"), "PMC5/f1.jpg": jpeg_bytes()})
+    # Declared Latin-1, written in UTF-8: the bytes lie.
+    lying = latin1_article("plain", "ISO-8859-1").replace(b"plain", caption.encode("utf-8"))
+    write_package(c / "PMC6.tar.gz", {"PMC6/a.nxml": lying, "PMC6/f1.jpg": jpeg_bytes()})
+    # Declared UTF-8, written in Latin-1.
+    write_package(c / "PMC7.tar.gz", {"PMC7/a.nxml": latin1_article(caption, "UTF-8"), "PMC7/f1.jpg": jpeg_bytes()})
+    df = scan_rows(tmp_path, c).sort("archive")
+    assert df["status"].to_list() == ["ok", "ok", "bad_encoding", "bad_encoding"], df.select("archive", "status", "error")
+    assert df["caption"][:2].to_list() == [caption, caption]
+    assert "UTF-8" in df["error"][2]
+    assert "0xF6" in df["error"][3]
+
+
+# -- 4. the decode limit counts bytes -------------------------------------------------------------
+
+def png_of_zeros(width: int, height: int, bit_depth: int, color_type: int, channels: int) -> bytes:
+    """A real, complete PNG (every row present), compressed row by row."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\0" * (1 + width * channels * bit_depth // 8)
+    z = zlib.compressobj(1)
+    idat = b"".join(z.compress(row) for _ in range(height)) + z.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def test_16_bit_rgba_png_of_13000_squared_is_too_large(tmp_path):
+    bomb = png_of_zeros(13_000, 13_000, 16, 6, 4)  # 1.35 GB to decode, under the pixel limit
+    small16 = png_of_zeros(300, 200, 16, 6, 4)     # a real 16-bit RGBA image: decodes
+    write_package(tmp_path / "c" / "PMC8.tar.gz", {
+        "PMC8/a.nxml": article_xml(fig("bomb") + fig("small", fig_id="f2")),
+        "PMC8/bomb.png": bomb, "PMC8/small.png": small16})
+    df = scan_rows(tmp_path, tmp_path / "c").sort("figure_index")
+    assert df["status"].to_list() == ["too_large", "ok"], df.select("status", "error")
+    assert "13000x13000 x 4 channel(s) x 2 byte(s)" in df["error"][0]
+    assert "max_decoded_bytes" in df["error"][0]
+    # The limit is an option: 300 × 200 × 4 × 2 = 480,000 bytes.
+    df = scan_rows(tmp_path, tmp_path / "c", max_decoded_bytes=479_999).sort("figure_index")
+    assert df["status"].to_list() == ["too_large", "too_large"]
+
+
+# -- 5. file-list licence spellings ---------------------------------------------------------------
+
+def test_file_list_licence_spellings_are_normalised_and_unknown_ones_counted(tmp_path):
+    c = tmp_path / "c"
+    spellings = {1: "CC-BY", 2: "cc by 4.0", 3: "CC BY 4.0 International", 4: "CC-BY-NC", 5: "Some publisher licence"}
+    rows = ["File,Article Citation,Accession ID,Last Updated (YYYY-MM-DD HH:MM:SS),PMID,License"]
+    for n, lic in spellings.items():
+        write_package(c / f"PMC9{n}.tar.gz", {f"PMC9{n}/a.nxml": article_xml(fig("f1")), f"PMC9{n}/f1.jpg": jpeg_bytes(seed=n)})
+        rows.append(f"PMC9{n}.tar.gz,x,PMC9{n},2024-01-01 00:00:00,{n},{lic}")
+    (c / "oa_file_list.csv").write_text("\n".join(rows) + "\n")
+    listed, unrecognised = _core.read_file_list_checked(str(c / "oa_file_list.csv"))
+    assert {a: v[0] for a, v in listed.items()} == {"PMC91": "CC BY", "PMC92": "CC BY", "PMC93": "CC BY",
+                                                    "PMC94": "CC BY-NC", "PMC95": "Some publisher licence"}
+    assert unrecognised == {"Some publisher licence": 1}
+    assert _core.read_file_list(str(c / "oa_file_list.csv")) == listed
+    df = scan_rows(tmp_path, c, file_list=c / "oa_file_list.csv", licenses=["CC BY", "cc-by-nc"]).sort("archive")
+    assert df["status"].to_list() == ["ok", "ok", "ok", "ok", "license_excluded"], df.select("archive", "license", "status")
+    assert df["license"].to_list()[:4] == ["CC BY"] * 3 + ["CC BY-NC"]
+    # The filter's file-list gate compares the same way (and normalises --licenses).
+    allowed = ("CC-BY", "CC BY-NC")
+    assert [excluded_by_file_list(str(c / f"PMC9{n}.tar.gz"), listed, allowed) for n in spellings] == \
+        [None, None, None, None, "Some publisher licence"]
