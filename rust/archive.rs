@@ -63,21 +63,54 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> CoreError + '_ {
 
 /// Expands inputs (packages, folders searched recursively, article folders, list files of
 /// paths) into sources, in a stable sorted order.
+///
+/// Each source is listed once, however many ways it is reached (overlapping inputs such as
+/// `corpus corpus/oa_package`, symlinks, a list naming it twice): sources are identified by their
+/// real path (symlinks resolved), and the first path that reached it is the one kept (its file
+/// name carries the accession). Each real folder is walked once, so symlink loops end.
 pub fn discover(inputs: &[PathBuf]) -> Result<Vec<Source>, CoreError> {
-    let mut sources = Vec::new();
+    let mut walk = Walk::default();
     for input in inputs {
-        discover_one(input, &mut sources, 0)?;
+        discover_one(input, &mut walk, 0)?;
     }
-    Ok(sources)
+    Ok(walk.sources)
 }
 
-fn discover_one(path: &Path, out: &mut Vec<Source>, list_depth: u8) -> Result<(), CoreError> {
+#[derive(Default)]
+struct Walk {
+    sources: Vec<Source>,
+    /// Real paths of the sources listed so far.
+    seen_sources: std::collections::HashSet<PathBuf>,
+    /// Real paths of the folders walked so far.
+    seen_dirs: std::collections::HashSet<PathBuf>,
+}
+
+impl Walk {
+    fn push(&mut self, source: Source) {
+        // A path that cannot be resolved (a dangling or looping symlink) is kept as written:
+        // reading it then fails with a status.
+        let real = std::fs::canonicalize(source.path()).unwrap_or_else(|_| source.path().to_path_buf());
+        if self.seen_sources.insert(real) {
+            self.sources.push(source);
+        }
+    }
+
+    /// False when this real folder was walked before.
+    fn enter(&mut self, dir: &Path) -> bool {
+        match std::fs::canonicalize(dir) {
+            Ok(real) => self.seen_dirs.insert(real),
+            Err(_) => false,
+        }
+    }
+}
+
+fn discover_one(path: &Path, walk: &mut Walk, list_depth: u8) -> Result<(), CoreError> {
     let meta = std::fs::metadata(path).map_err(|_| CoreError::InputNotFound(path.display().to_string()))?;
     if meta.is_dir() {
-        return discover_dir(path, out);
+        return discover_dir(path, walk);
     }
     if is_package_name(path) {
-        out.push(Source::Package(path.to_path_buf()));
+        walk.push(Source::Package(path.to_path_buf()));
         return Ok(());
     }
     if list_depth > 0 {
@@ -87,27 +120,36 @@ fn discover_one(path: &Path, out: &mut Vec<Source>, list_depth: u8) -> Result<()
     let text = std::fs::read_to_string(path).map_err(io_error(path))?;
     let base = path.parent().unwrap_or(Path::new("."));
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
-        discover_one(&base.join(line), out, list_depth + 1)?;
+        discover_one(&base.join(line), walk, list_depth + 1)?;
     }
     Ok(())
 }
 
-fn discover_dir(dir: &Path, out: &mut Vec<Source>) -> Result<(), CoreError> {
-    if is_article_dir(dir).map_err(io_error(dir))? {
-        out.push(Source::ArticleDir(dir.to_path_buf()));
-        return Ok(());
-    }
-    let mut children: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io_error(dir))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    children.sort();
-    for child in children {
-        if child.is_dir() {
-            discover_dir(&child, out)?;
-        } else if is_package_name(&child) {
-            out.push(Source::Package(child));
+/// Walks a folder tree with an explicit stack (depth-first, children in sorted order).
+fn discover_dir(top: &Path, walk: &mut Walk) -> Result<(), CoreError> {
+    let mut stack = vec![top.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        if !walk.enter(&dir) {
+            continue;
         }
+        if is_article_dir(&dir).map_err(io_error(&dir))? {
+            walk.push(Source::ArticleDir(dir));
+            continue;
+        }
+        let mut children: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(io_error(&dir))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        children.sort();
+        let mut subdirs = Vec::new();
+        for child in children {
+            if child.is_dir() {
+                subdirs.push(child);
+            } else if is_package_name(&child) {
+                walk.push(Source::Package(child));
+            }
+        }
+        stack.extend(subdirs.into_iter().rev());
     }
     Ok(())
 }
@@ -520,5 +562,30 @@ mod tests {
         assert_eq!(license("PMC5"), "Elsevier user licence");
         assert_eq!(license("PMC7"), "NO-CC CODE");
         assert_eq!(list.unrecognised().iter().collect::<Vec<_>>(), [(&"Elsevier user licence".to_string(), &2)]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn overlapping_inputs_and_symlink_loops_list_each_source_once() {
+        use std::os::unix::fs::symlink;
+        let root = std::env::temp_dir().join(format!("rocov2-discover-{}", std::process::id()));
+        let pkg = root.join("corpus/oa_package/ab/cd");
+        std::fs::create_dir_all(&pkg).unwrap();
+        std::fs::write(pkg.join("PMC1.tar.gz"), b"x").unwrap();
+        std::fs::write(pkg.join("PMC2.tar.gz"), b"x").unwrap();
+        symlink(&root.join("corpus"), pkg.join("loop")).unwrap(); // back to an ancestor
+        symlink(pkg.join("PMC1.tar.gz"), root.join("corpus/PMC1-again.tar.gz")).unwrap();
+        // Two symlinks that point at each other, and two folders that link to each other.
+        symlink(root.join("corpus/b"), root.join("corpus/a")).unwrap();
+        symlink(root.join("corpus/a"), root.join("corpus/b")).unwrap();
+        std::fs::create_dir_all(root.join("corpus/x")).unwrap();
+        std::fs::create_dir_all(root.join("corpus/y")).unwrap();
+        symlink(root.join("corpus/y"), root.join("corpus/x/to-y")).unwrap();
+        symlink(root.join("corpus/x"), root.join("corpus/y/to-x")).unwrap();
+        let inputs = [root.join("corpus"), root.join("corpus/oa_package"), pkg.join("PMC2.tar.gz")];
+        let sources = discover(&inputs).unwrap();
+        let names: Vec<_> = sources.iter().map(|s| s.path().strip_prefix(&root).unwrap().display().to_string()).collect();
+        std::fs::remove_dir_all(&root).unwrap();
+        assert_eq!(names, ["corpus/PMC1-again.tar.gz", "corpus/oa_package/ab/cd/PMC2.tar.gz"]);
     }
 }

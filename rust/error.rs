@@ -27,6 +27,9 @@ pub enum Status {
     /// The figure's caption or label is not valid text in the encoding the XML declares (or the
     /// bytes are UTF-8 while the declaration names a single-byte encoding): its text is not trusted.
     BadEncoding,
+    /// The graphic names the same member as an earlier graphic of the article (two `<fig>`s
+    /// showing one image): the image has one row, the first; this row records the other reference.
+    DuplicateReference,
     /// The article parsed but has no figures: one row so every package is accounted for.
     NoFigures,
     /// A bug in the core (a caught panic): recorded, never fatal.
@@ -48,6 +51,7 @@ impl Status {
             Status::NoXml => "no_xml",
             Status::BadXml => "bad_xml",
             Status::BadEncoding => "bad_encoding",
+            Status::DuplicateReference => "duplicate_reference",
             Status::NoFigures => "no_figures",
             Status::InternalError => "internal_error",
             Status::LicenseExcluded => "license_excluded",

@@ -153,8 +153,9 @@ fn scan_source_inner(source: &Source, file_list: Option<&FileList>, opts: &ScanO
         records.rows.push(source_row(Status::NoFigures, None));
     }
     let decode_images = license_allowed(&records.article, opts);
+    let mut first_use = std::collections::HashMap::new();
     for (index, figure) in article.figures.iter().enumerate() {
-        scan_figure(index as u32, figure, &contents, opts, decode_images, &mut records);
+        scan_figure(index as u32, figure, &contents, opts, decode_images, &mut first_use, &mut records);
     }
     records
 }
@@ -187,7 +188,18 @@ fn fill_article_fields(fields: &mut ArticleFields, article: &Article, listed: bo
     }
 }
 
-fn scan_figure(index: u32, figure: &Figure, contents: &Contents, opts: &ScanOptions, decode_images: bool, records: &mut SourceRecords) {
+/// Who first showed a member: `(figure_index, figure id, graphic)`.
+type FirstUse = std::collections::HashMap<String, (u32, Option<String>, String)>;
+
+fn scan_figure(
+    index: u32,
+    figure: &Figure,
+    contents: &Contents,
+    opts: &ScanOptions,
+    decode_images: bool,
+    first_use: &mut FirstUse,
+    records: &mut SourceRecords,
+) {
     let base = Row {
         figure_index: Some(index),
         figure_id: figure.id.clone(),
@@ -201,7 +213,23 @@ fn scan_figure(index: u32, figure: &Figure, contents: &Contents, opts: &ScanOpti
     }
     for href in &figure.graphics {
         let mut row = Row { graphic: Some(href.clone()), ..base.clone() };
-        match match_member(href, contents) {
+        let matched = match_member(href, contents);
+        if let Match::Image(member) = &matched {
+            // One image, one row: a later reference to the same member points at the first.
+            if let Some((first_index, first_id, first_graphic)) = first_use.get(&member.name) {
+                row.member = Some(member.name.clone());
+                row.bytes = Some(member.data.len() as u64);
+                row.status = Status::DuplicateReference.as_str();
+                row.error = Some(format!(
+                    "same image as figure_index {first_index} (id {}, graphic {first_graphic:?})",
+                    first_id.as_deref().unwrap_or("none")
+                ));
+                records.rows.push(row);
+                continue;
+            }
+            first_use.insert(member.name.clone(), (index, figure.id.clone(), href.clone()));
+        }
+        match matched {
             Match::Image(member) if figure.encoding_error.is_some() => {
                 row.member = Some(member.name.clone());
                 row.bytes = Some(member.data.len() as u64);
@@ -336,5 +364,28 @@ fn process_image(member: &Member, opts: &ScanOptions, row: &mut Row, records: &m
             row.status = Status::DecodeError.as_str();
             row.error = Some(format!("decoder panicked: {}", panic_message(&*payload)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_member_shown_by_two_figures_is_one_image() {
+        let figure = |id: &str, href: &str| Figure { id: Some(id.into()), graphics: vec![href.into()], ..Default::default() };
+        let contents = Contents {
+            images: vec![Member { name: "P/f1.jpg".into(), data: b"not decoded here".to_vec() }],
+            ..Default::default()
+        };
+        // No licence allowed: nothing is decoded, so the rows' statuses show identity only.
+        let opts = ScanOptions { allowed_licenses: Some(vec![]), ..Default::default() };
+        let (mut records, mut first_use) = (SourceRecords::default(), FirstUse::new());
+        for (i, f) in [figure("fa", "f1"), figure("fb", "f1.jpg"), figure("fc", "F1")].iter().enumerate() {
+            scan_figure(i as u32, f, &contents, &opts, false, &mut first_use, &mut records);
+        }
+        let statuses: Vec<_> = records.rows.iter().map(|r| r.status).collect();
+        assert_eq!(statuses, ["license_excluded", "duplicate_reference", "duplicate_reference"]);
+        assert!(records.rows[2].error.as_deref().unwrap().contains("figure_index 0 (id fa"), "{:?}", records.rows[2].error);
     }
 }
