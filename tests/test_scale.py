@@ -209,3 +209,18 @@ def test_rethreshold_is_its_own_command_reading_the_run(reference, tmp_path):
     assert summary["options"]["dedup_distance"] == json.loads((out / "plan.json").read_text())["dedup_distance"]
     missing = run_cli([sys.executable, "-m", "rocov2_fast.cli", "rethreshold", str(tmp_path / "nothing")])
     assert missing.returncode == 2 and missing.stderr.startswith("error: ") and "Traceback" not in missing.stderr
+
+
+@pytest.mark.parametrize("command", [["captions"], ["concepts"], ["split"], ["export", "--out", "EXPORT", "--format", "rocov2"],
+                                     ["report"], ["inspect", "--out", "EXPORT.html"]])
+def test_stage_commands_on_a_damaged_run_print_one_line(reference, tmp_path, command):
+    """A truncated manifest, or a stage's input missing: one `error:` line and exit 2, no traceback."""
+    run = tmp_path / "damaged"
+    run.mkdir()
+    for name in ("run.json", "plan.json"):
+        (run / name).write_bytes((reference / name).read_bytes())
+    (run / "manifest.parquet").write_bytes((reference / "manifest.parquet").read_bytes()[:200])
+    args = [a.replace("EXPORT", str(tmp_path / "export")) for a in command]
+    done = run_cli([sys.executable, "-m", "rocov2_fast.cli", args[0], str(run), *args[1:]])
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1, done.stderr

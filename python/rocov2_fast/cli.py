@@ -34,6 +34,17 @@ class ExpectedErrors(TyperGroup):
         except (Rocov2Error, OSError) as e:
             typer.echo(f"error: {error_line(e)}", err=True)
             raise typer.Exit(2) from e
+        except Exception as e:
+            if not table_error(e):
+                raise
+            typer.echo(f"error: {error_line(e)} (a table this command reads is damaged, incomplete or from another "
+                       "version: rerun the stage that writes it)", err=True)
+            raise typer.Exit(2) from e
+
+
+def table_error(e: Exception) -> bool:
+    """polars' and pyarrow's errors on reading a table (truncated, not parquet, a column missing)."""
+    return type(e).__module__.split(".")[0] in ("polars", "pyarrow") or type(e).__name__ in ("ArrowInvalid", "ArrowIOError")
 
 
 def error_line(e: BaseException) -> str:
