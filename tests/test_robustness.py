@@ -137,3 +137,37 @@ def test_file_list_licence_spellings_are_normalised_and_unknown_ones_counted(tmp
     allowed = ("CC-BY", "CC BY-NC")
     assert [excluded_by_file_list(str(c / f"PMC9{n}.tar.gz"), listed, allowed) for n in spellings] == \
         [None, None, None, None, "Some publisher licence"]
+
+
+# -- 6. identity ----------------------------------------------------------------------------------
+
+def test_one_graphic_in_two_figures_is_one_image_with_both_references(tmp_path):
+    figures = fig("f1", fig_id="fa") + fig("f1.jpg", fig_id="fb", caption="<p>The same image again.</p>") + fig("f2", fig_id="fc")
+    write_package(tmp_path / "c" / "PMC10.tar.gz", {"PMC10/a.nxml": article_xml(figures),
+                                                    "PMC10/f1.jpg": jpeg_bytes(seed=1), "PMC10/f2.jpg": jpeg_bytes(seed=2)})
+    df = scan_rows(tmp_path, tmp_path / "c").sort("figure_index")
+    assert df["status"].to_list() == ["ok", "duplicate_reference", "ok"]
+    assert df["member"].to_list() == ["PMC10/f1.jpg", "PMC10/f1.jpg", "PMC10/f2.jpg"]
+    assert "figure_index 0" in df["error"][1] and "fa" in df["error"][1]
+    assert df.filter(pl.col("status") == "ok")["member"].is_unique().all()
+
+
+def test_overlapping_inputs_and_symlink_loops_read_each_source_once(tmp_path):
+    corpus = tmp_path / "corpus"
+    pkg = corpus / "oa_package" / "ab"
+    for n in (1, 2):
+        write_package(pkg / f"PMC2{n}.tar.gz", {f"PMC2{n}/a.nxml": article_xml(fig("f1")), f"PMC2{n}/f1.jpg": jpeg_bytes(seed=n)})
+    (pkg / "loop").symlink_to(corpus)                     # a loop back to an ancestor
+    (corpus / "a").symlink_to(corpus / "b")               # two symlinks naming each other
+    (corpus / "b").symlink_to(corpus / "a")
+    (corpus / "x").mkdir()
+    (corpus / "y").mkdir()
+    (corpus / "x" / "to-y").symlink_to(corpus / "y")      # two folders linking to each other
+    (corpus / "y" / "to-x").symlink_to(corpus / "x")
+    inputs = [corpus, corpus / "oa_package", pkg / "PMC21.tar.gz"]
+    sources = rf.discover_sources([str(p) for p in inputs])
+    assert sources == [str(pkg / "PMC21.tar.gz"), str(pkg / "PMC22.tar.gz")]
+    df = scan_rows(tmp_path, *inputs)
+    assert sorted(df["archive"].to_list()) == sources
+    assert df["status"].to_list() == ["ok", "ok"]
+
