@@ -78,6 +78,32 @@ def handcrafted(x, g):
     return torch.stack(out, 1)
 
 
+def profiles(x):
+    """Line profiles of N×3×H×W pixels in [0, 1] for the 1-D layout network: per axis, the mean and
+    standard deviation of each line (whole, first half, second half) and the share of each line crossed
+    by a strong edge: N×14×H (the input is square)."""
+    import torch
+
+    g = x.mean(1)
+    ch = []
+    for t in (g, g.transpose(1, 2)):
+        n = t.shape[2]
+        for part in (t, t[:, :, : n // 2], t[:, :, n // 2:]):
+            m = part.mean(2)
+            ch += [m, ((part - m.unsqueeze(2)) ** 2).mean(2).clamp_min(1e-8).sqrt()]
+        d = (t[:, 1:, :] - t[:, :-1, :]).abs()
+        ch.append(torch.nn.functional.pad((d > 0.08).float().mean(2), (0, 1)))
+    return torch.stack(ch, 1)
+
+
+def profile_net():
+    """A small 1-D CNN over the line profiles: learns what gutters and panel borders look like at 128 px."""
+    from torch import nn
+
+    return nn.Sequential(nn.Conv1d(14, 32, 5, padding=2), nn.ReLU(), nn.Conv1d(32, 32, 5, padding=2), nn.ReLU(),
+                         nn.AdaptiveMaxPool1d(1), nn.Flatten(), nn.Linear(32, 1))
+
+
 def _corr(a, b):
     """Pearson correlation of two equally shaped batches, per sample."""
     a, b = a.flatten(1), b.flatten(1)
@@ -115,7 +141,7 @@ def _classes():
     class Headed(nn.Module):
         """Features → standardised → linear head → probability (what the ONNX file holds)."""
 
-        def __init__(self, features, mu, sd, weight, bias):
+        def __init__(self, features, mu, sd, weight, bias, layout=None):
             super().__init__()
             self.features = features
             self.register_buffer("mu", torch.from_numpy(mu.astype(np.float32)))
@@ -124,10 +150,19 @@ def _classes():
             with torch.no_grad():
                 self.head.weight.copy_(torch.from_numpy(weight.astype(np.float32)).view(1, -1))
                 self.head.bias.fill_(float(bias))
+            self.layout = None
+            if layout is not None:  # (net, profile mean, profile std): the 1-D layout network's logit is added
+                self.layout = layout[0]
+                self.register_buffer("pm", layout[1])
+                self.register_buffer("ps", layout[2])
 
         def forward(self, pixels):
             f = (self.features(pixels) - self.mu) / self.sd
-            return torch.sigmoid(self.head(f).squeeze(1))
+            z = self.head(f).squeeze(1)
+            if self.layout is not None:
+                x = pixels.permute(0, 3, 1, 2).float() / 255.0
+                z = z + self.layout((profiles(x) - self.pm) / self.ps).squeeze(1)
+            return torch.sigmoid(z)
 
     return Features, Headed
 
@@ -181,6 +216,57 @@ def fit_head(f: np.ndarray, y: np.ndarray, w: np.ndarray, *, l2: float, seed: in
     return mu, sd, weight.detach().numpy().copy(), float(bias.detach())
 
 
+def fit_joint(f: np.ndarray, prof, y: np.ndarray, w: np.ndarray, *, l2: float = 1e-3, epochs: int = 60, seed: int = 0):
+    """A linear head on the standardised features plus the 1-D layout network on the line profiles,
+    trained together (Adam, batch 128, class-balanced weighted loss, L2 on the linear weights)."""
+    import torch
+
+    torch.manual_seed(seed)
+    mu, sd = f.mean(0), f.std(0) + 1e-4
+    x = torch.from_numpy(((f - mu) / sd).astype(np.float32))
+    pm, ps = prof.mean((0, 2), keepdim=True), prof.std((0, 2), keepdim=True) + 1e-4
+    pn = (prof - pm) / ps
+    t = torch.from_numpy(y.astype(np.float32))
+    wt = torch.from_numpy(w.astype(np.float32)).clone()
+    for c in (0, 1):
+        wt[t == c] *= 0.5 * len(wt) / wt[t == c].sum()
+    net, lin = profile_net(), torch.nn.Linear(x.shape[1], 1)
+    opt = torch.optim.Adam(list(net.parameters()) + list(lin.parameters()), lr=1e-3)
+    for _ in range(epochs):
+        perm = torch.randperm(len(t))
+        for i in range(0, len(perm), 128):
+            b = perm[i:i + 128]
+            opt.zero_grad()
+            z = net(pn[b]).squeeze(1) + lin(x[b]).squeeze(1)
+            loss = (torch.nn.functional.binary_cross_entropy_with_logits(z, t[b], reduction="none") * wt[b]).mean()
+            (loss + l2 * (lin.weight ** 2).sum()).backward()
+            opt.step()
+    net.eval()
+    head = (mu, sd, lin.weight.detach().numpy().reshape(-1).astype(np.float64), float(lin.bias.detach()))
+    return head, (net, pm, ps)
+
+
+def apply_joint(f, prof, head, layout) -> np.ndarray:
+    import torch
+
+    net, pm, ps = layout
+    with torch.no_grad():
+        z = net((prof - pm) / ps).squeeze(1).numpy().astype(np.float64)
+    mu, sd, weight, bias = head
+    z = z + ((f - mu) / sd) @ weight + bias
+    return 1 / (1 + np.exp(-np.clip(z, -50, 50)))
+
+
+def profiles_of(pixels: np.ndarray):
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(pixels), 256):
+            out.append(profiles(torch.from_numpy(pixels[i:i + 256]).permute(0, 3, 1, 2).float() / 255.0))
+    return torch.cat(out) if out else torch.zeros(0, 14, SIZE)
+
+
 def apply_head(f, mu, sd, weight, bias) -> np.ndarray:
     z = ((f - mu) / sd) @ weight + bias
     return 1 / (1 + np.exp(-np.clip(z, -50, 50)))
@@ -210,6 +296,11 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", type=Path, default=None, help="folder caching pixels and features between runs")
     ap.add_argument("--finetune", default="", help="per-model epochs of further fine-tuning (BatchNorm frozen) of the "
                     "backbone on this mix + the synthetic corpus before the head, e.g. compound=5")
+    ap.add_argument("--layout-net", default="", help="models that get the 1-D layout network (comma-separated; measured 'compound' "
+                    "in models/README.md, not the default)")
+    ap.add_argument("--layout-epochs", type=int, default=60)
+    ap.add_argument("--real-negative-weight", type=float, default=1.5, help="loss weight of real negative images (renders, "
+                    "composed figures 1.0, real positives 1.5, synthetic 0.7)")
     ap.add_argument("--l2", default="0.01,0.003,0.001,0.0003,0.0001", help="L2 strengths tried; the best val AUC wins")
     args = ap.parse_args(argv)
     t0 = time.time()
@@ -284,33 +375,46 @@ def main(argv=None) -> int:
         y = {s: np.array([r["label"] for r in rows[s]]) for s in info}
         f = feats  # features of the kept samples only
         # weights: real images, renders, composed compound figures and the synthetic corpus
-        w_train = np.array([1.5 if r["source"] not in ("render", "compound") else 1.0 for r in rows["train"]])
+        w_train = np.array([1.0 if r["source"] in ("render", "compound") else args.real_negative_weight if not r["label"] else 1.5
+                            for r in rows["train"]])
         x_fit = np.concatenate([f["train"], syn_f])
         y_fit = np.concatenate([y["train"], syn_y])
         w_fit = np.concatenate([w_train, np.full(len(syn_y), 0.7)])
         log(f"{kind}: fit on {len(y_fit)} ({int(y_fit.sum())} positive; {len(syn_y)} synthetic), val {len(y['val'])}, "
             f"test {len(y['test'])}, {x_fit.shape[1]} features")
-        best = None
-        for l2 in [float(v) for v in args.l2.split(",")]:
-            head = fit_head(x_fit, y_fit, w_fit, l2=l2, seed=args.seed)
-            vp = apply_head(f["val"], *head)
-            auc = dataset.roc_auc(vp[y["val"] == 1], vp[y["val"] == 0])
-            log(f"{kind}: l2 {l2}: val AUC {auc:.4f}")
-            if best is None or auc > best[0] + 1e-9:
-                best = (auc, l2, head)
-        _, l2, head = best
-        val_prob = apply_head(f["val"], *head)
+        layout = None
+        if kind in args.layout_net.split(","):
+            syn_px, _ = synthetic_pixels(args.synthetic, kind)
+            prof = {s: profiles_of(px[s][keep[s]]) for s in ("train", "val", "test")}
+            import torch
+
+            l2 = 1e-3
+            head, layout = fit_joint(x_fit, torch.cat([prof["train"], profiles_of(syn_px)]), y_fit, w_fit, l2=l2,
+                                     epochs=args.layout_epochs, seed=args.seed)
+            val_prob, test_prob = (apply_joint(f[s], prof[s], head, layout) for s in ("val", "test"))
+            log(f"{kind}: linear head + 1-D layout network, {args.layout_epochs} epochs: val AUC "
+                f"{dataset.roc_auc(val_prob[y['val'] == 1], val_prob[y['val'] == 0]):.4f}")
+        else:
+            best = None
+            for l2 in [float(v) for v in args.l2.split(",")]:
+                head = fit_head(x_fit, y_fit, w_fit, l2=l2, seed=args.seed)
+                vp = apply_head(f["val"], *head)
+                auc = dataset.roc_auc(vp[y["val"] == 1], vp[y["val"] == 0])
+                log(f"{kind}: l2 {l2}: val AUC {auc:.4f}")
+                if best is None or auc > best[0] + 1e-9:
+                    best = (auc, l2, head)
+            _, l2, head = best
+            val_prob, test_prob = apply_head(f["val"], *head), apply_head(f["test"], *head)
         if kind == "radiology":
             threshold = dataset.choose_threshold(val_prob, y["val"], min_recall=0.97)
         else:
             threshold = dataset.choose_threshold(val_prob, y["val"], max_fpr=0.03)
-        test_prob = apply_head(f["test"], *head)
         card = {"val": dataset.report(rows["val"], val_prob, threshold, kind),
                 "test": dataset.report(rows["test"], test_prob, threshold, kind)}
         cards[kind] = card
         log(f"{kind}: l2 {l2}, threshold {threshold:.4f}: {json.dumps(card['test']['overall'])}")
         _, Headed = _classes()
-        model = Headed(feature_model(backbone, deployable=tuned), *head)
+        model = Headed(feature_model(backbone, deployable=tuned), *head, layout=layout)
         meta = {
             "kind": kind, "input_size": SIZE, "layout": "NHWC uint8", "mean": tr.IMAGENET_MEAN, "std": tr.IMAGENET_STD,
             "labels": [tr.NEGATIVE[kind], tr.POSITIVE[kind]], "positive_label": tr.POSITIVE[kind], "threshold": round(threshold, 4),
@@ -318,7 +422,9 @@ def main(argv=None) -> int:
             else "lowest threshold with FPR <= 0.03 on the val split's single images",
             "architecture": "torchvision mobilenet_v3_small (frozen: the stage-2 model fine-tuned on the real mix) + pooled "
                             "activations of 4 stages, its classifier's hidden layer and logit, layout features (gutters, "
-                            f"straight edges, intensity, colour) → standardised → logistic head (L2 {l2})",
+                            f"straight edges, repetition, intensity, colour) → standardised → linear head (L2 {l2})"
+                            + (" + a 1-D CNN over line profiles (mean, std, edge share per row / column, whole and per "
+                               "half), trained jointly" if layout is not None else ", logistic regression"),
             "training_data": "python -m rocov2_fast.modeldev.head: real images (chest-xray CC BY, pydicom(-data) DICOM, nibabel "
                              "MR volumes, scikit-image and matplotlib samples; train split of source images, augmented) + renders "
                              "(matplotlib/seaborn charts, graphviz flow diagrams, RDKit structures, tables, text, gels) + compound "
@@ -326,6 +432,7 @@ def main(argv=None) -> int:
             "train_images": int(len(y_fit)), "val_images": int(len(y["val"])), "held_out_images": int(len(y["test"])),
             "held_out_metrics": card["test"]["overall"], "real_test_report": card["test"],
             "seed": args.seed, "l2": l2, "targets": TARGETS,
+            "layout_net_epochs": args.layout_epochs if layout is not None else 0,
         }
         tr.export_onnx(model, args.out / f"{kind}.onnx", SIZE, meta)
         log(f"wrote {args.out / f'{kind}.onnx'}")
