@@ -194,7 +194,7 @@ def test_rethreshold_redecides_from_stored_scores_and_round_trips(run, tmp_path)
     for archive, member, path in kept.select("archive", "member", "image_path").iter_rows():
         with tarfile.open(archive) as tar:
             assert tar.extractfile(member).read() == (out / path).read_bytes()
-    rethreshold(out, radiology=0.5)
+    rethreshold(out, radiology=json.loads((original / "run.json").read_text())["thresholds"]["radiology"])  # the run's own
     back = pl.read_parquet(out / "manifest.parquet")
     assert back.select("image_id", "fate", "stage", "duplicate_of").equals(before.select("image_id", "fate", "stage", "duplicate_of"))
 
