@@ -65,7 +65,7 @@ pub fn parse_article(xml: &[u8]) -> Result<Article, String> {
         .descendants()
         .find(|n| n.has_tag_name("journal-meta"))
         .and_then(|jm| first_text(jm, "journal-title").or_else(|| first_text(jm, "journal-id")));
-    article.figures = root.descendants().filter(|n| n.has_tag_name("fig")).map(read_figure).collect();
+    article.figures = read_figures(root);
     if let Some(problem) = problem {
         for figure in &mut article.figures {
             let texts = [figure.caption.as_str(), figure.label.as_deref().unwrap_or("")];
@@ -387,16 +387,34 @@ fn xlink_href<'a>(node: Node<'a, '_>) -> Option<&'a str> {
         .or_else(|| node.attributes().find(|a| a.name() == "href").map(|a| a.value()))
 }
 
+/// Every `<fig>` in document order with its own graphics (not those of a nested fig), in one
+/// pass over the document (a stack of the figs enclosing the current node, by byte range: linear
+/// however deep figs nest).
+fn read_figures(root: Node) -> Vec<Figure> {
+    let mut figures = Vec::new();
+    let mut open: Vec<(usize, usize)> = Vec::new(); // (figure index, end of the fig's bytes)
+    for n in root.descendants().filter(|n| n.is_element()) {
+        let start = n.range().start;
+        while open.last().is_some_and(|&(_, end)| end <= start) {
+            open.pop();
+        }
+        if n.has_tag_name("fig") {
+            open.push((figures.len(), n.range().end));
+            figures.push(read_figure(n));
+        } else if n.has_tag_name("graphic") {
+            if let (Some(&(i, _)), Some(href)) = (open.last(), xlink_href(n)) {
+                figures[i].graphics.push(href.trim().to_string());
+            }
+        }
+    }
+    figures
+}
+
+/// A fig's id, label and caption (its graphics come from [`read_figures`]).
 fn read_figure(fig: Node) -> Figure {
-    let own = |n: &Node| n.ancestors().skip(1).find(|a| a.has_tag_name("fig")) == Some(fig);
     let label = fig.children().find(|n| n.has_tag_name("label")).map(|n| caption_text(n));
     let caption = fig.children().find(|n| n.has_tag_name("caption")).map(caption_text).unwrap_or_default();
-    let graphics = fig
-        .descendants()
-        .filter(|n| n.has_tag_name("graphic") && own(n))
-        .filter_map(|n| xlink_href(n).map(|h| h.trim().to_string()))
-        .collect();
-    Figure { id: fig.attribute("id").map(str::to_string), label, caption, graphics, encoding_error: None }
+    Figure { id: fig.attribute("id").map(str::to_string), label, caption, graphics: Vec::new(), encoding_error: None }
 }
 
 /// Block elements: their text is separated from its neighbours by a space.
@@ -608,5 +626,23 @@ mod tests {
         ] {
             assert_eq!(normalize_license(text), want, "{text:?}");
         }
+    }
+
+    #[test]
+    fn deeply_nested_figs_are_read_in_linear_time() {
+        let depth = 200_000;
+        let mut xml = String::from(r#"<article xmlns:xlink="http://www.w3.org/1999/xlink"><body>"#);
+        for i in 0..depth {
+            xml.push_str(&format!(r#"<fig id="f{i}"><graphic xlink:href="g{i}"/>"#));
+        }
+        xml.push_str(&"</fig>".repeat(depth));
+        xml.push_str(r#"<graphic xlink:href="outside"/><fig id="last"><graphic xlink:href="z"/></fig></body></article>"#);
+        let started = std::time::Instant::now();
+        let a = parse_article(xml.as_bytes()).unwrap();
+        assert_eq!(a.figures.len(), depth + 1);
+        assert_eq!(a.figures[depth].graphics, ["z"]);
+        assert_eq!(a.figures[depth - 1].graphics, ["g199999"]);
+        assert_eq!(a.figures[0].graphics, ["g0"]); // not the nested figs' graphics
+        assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
     }
 }

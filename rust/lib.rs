@@ -37,6 +37,7 @@ fn parse_fit(fit: &str) -> Result<Fit, CoreError> {
 #[pyclass(module = "rocov2_fast._core")]
 struct Scanner {
     sources: Vec<String>,
+    unrecognised_licenses: std::collections::BTreeMap<String, u64>,
     receiver: Mutex<Option<Receiver<SourceRecords>>>,
 }
 
@@ -84,14 +85,21 @@ impl Scanner {
             Ok((discover(&paths)?, list))
         })?;
         let names = sources.iter().map(|s| s.path().display().to_string()).collect();
+        let unrecognised_licenses = file_list.as_ref().map(|l| l.unrecognised().clone()).unwrap_or_default();
         let receiver = spawn_workers(sources, file_list, opts, workers, queue);
-        Ok(Scanner { sources: names, receiver: Mutex::new(Some(receiver)) })
+        Ok(Scanner { sources: names, unrecognised_licenses, receiver: Mutex::new(Some(receiver)) })
     }
 
     /// The discovered sources, in scan-queue order.
     #[getter]
     fn sources(&self) -> Vec<String> {
         self.sources.clone()
+    }
+
+    /// File-list licence values that name no known licence, with how many rows carry each.
+    #[getter]
+    fn unrecognised_licenses(&self) -> std::collections::BTreeMap<String, u64> {
+        self.unrecognised_licenses.clone()
     }
 
     fn __len__(&self) -> usize {

@@ -171,3 +171,16 @@ def test_overlapping_inputs_and_symlink_loops_read_each_source_once(tmp_path):
     assert sorted(df["archive"].to_list()) == sources
     assert df["status"].to_list() == ["ok", "ok"]
 
+
+
+def test_scanner_reports_unrecognised_file_list_licences(tmp_path):
+    c = tmp_path / "c"
+    write_package(c / "PMC31.tar.gz", {"PMC31/a.nxml": article_xml(fig("f1")), "PMC31/f1.jpg": jpeg_bytes()})
+    (c / "oa_file_list.csv").write_text(
+        "File,Article Citation,Accession ID,Last Updated (YYYY-MM-DD HH:MM:SS),PMID,License\n"
+        "PMC31.tar.gz,x,PMC31,2024-01-01 00:00:00,1,cc by 4.0\n"
+        "PMC32.tar.gz,x,PMC32,2024-01-01 00:00:00,2,Publisher licence\n"
+        "PMC33.tar.gz,x,PMC33,2024-01-01 00:00:00,3,Publisher licence\n")
+    scanner = _core.Scanner([str(c)], workers=1, file_list=str(c / "oa_file_list.csv"))
+    assert scanner.unrecognised_licenses == {"Publisher licence": 2}
+    assert [cols["license"] for _a, cols, _p, _s in scanner] == [["CC BY"]]
