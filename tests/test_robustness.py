@@ -184,3 +184,11 @@ def test_scanner_reports_unrecognised_file_list_licences(tmp_path):
     scanner = _core.Scanner([str(c)], workers=1, file_list=str(c / "oa_file_list.csv"))
     assert scanner.unrecognised_licenses == {"Publisher licence": 2}
     assert [cols["license"] for _a, cols, _p, _s in scanner] == [["CC BY"]]
+
+
+def test_fetch_file_list_gate_normalises_licences():
+    from rocov2_fast.fetch.legacy import allowed_rows
+
+    rows = [{"License": lic} for lic in ("CC-BY", "cc by 4.0", "CC BY 4.0 International", "CC-BY-NC", "NO-CC CODE", "odd")]
+    assert [r["License"] for r in allowed_rows(rows, ("CC BY", "cc by-nc", "ODD"))] == \
+        ["CC-BY", "cc by 4.0", "CC BY 4.0 International", "CC-BY-NC", "odd"]

@@ -57,8 +57,16 @@ def read_file_list(path: Path) -> list[dict]:
 
 
 def allowed_rows(rows: list[dict], licenses: tuple[str, ...]) -> list[dict]:
-    allowed = {x.strip().upper() for x in licenses}
-    return [r for r in rows if (r.get("License") or "").strip().upper() in allowed]
+    """Rows whose licence is allowed, both sides normalised as the XML's licences are (`CC-BY`,
+    `cc by 4.0`, `CC BY 4.0 International` → `CC BY`); a value naming no known licence is compared
+    as written, case-insensitively."""
+    from .._core import normalize_license
+
+    def norm(text: str) -> str:
+        return normalize_license(text) or text.strip().upper()
+
+    allowed = {norm(x) for x in licenses}
+    return [r for r in rows if norm(r.get("License") or "") in allowed]
 
 
 def obtain_file_list(dl: Downloader, base_url: str, out: Path, given: str | None, memory: PrefixMemory) -> Path:
