@@ -192,3 +192,32 @@ def test_fetch_file_list_gate_normalises_licences():
     rows = [{"License": lic} for lic in ("CC-BY", "cc by 4.0", "CC BY 4.0 International", "CC-BY-NC", "NO-CC CODE", "odd")]
     assert [r["License"] for r in allowed_rows(rows, ("CC BY", "cc by-nc", "ODD"))] == \
         ["CC-BY", "cc by 4.0", "CC BY 4.0 International", "CC-BY-NC", "odd"]
+
+
+def test_filter_over_overlapping_inputs_and_respelled_licences_keeps_what_a_plain_run_keeps(tiny_corpus, tmp_path):
+    """End to end: `filter corpus corpus/oa_package` with a file list whose licences are spelled
+    `CC-BY` / `cc by-nc 4.0` keeps exactly what `filter corpus` with PMC's spelling keeps."""
+    import csv
+
+    from rocov2_fast.filter import FilterOptions, run_filter
+
+    allowed = ("CC BY", "CC BY-NC")
+    respelled = {"CC BY": "CC-BY", "CC BY-NC": "cc by-nc 4.0", "CC BY-NC-ND": "CC BY-NC-ND 4.0 International"}
+    with (tiny_corpus / "oa_file_list.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    odd_list = tmp_path / "odd_file_list.csv"
+    with odd_list.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**r, "License": respelled.get(r["License"], r["License"])} for r in rows)
+
+    def kept(inputs, file_list, out):
+        run_filter(FilterOptions(inputs=[str(p) for p in inputs], out=out, workers=2, file_list=str(file_list),
+                                 shard_size=5, licenses=allowed))
+        manifest = pl.read_parquet(out / "manifest.parquet")
+        assert manifest["image_id"].drop_nulls().is_unique().all()
+        return sorted(manifest.filter(pl.col("fate") == "kept")["image_id"].to_list())
+
+    plain = kept([tiny_corpus], tiny_corpus / "oa_file_list.csv", tmp_path / "plain")
+    assert plain
+    assert kept([tiny_corpus, tiny_corpus / "oa_package"], odd_list, tmp_path / "odd") == plain
