@@ -264,7 +264,7 @@ const WHOLE_GUNZIP_MAX_INFLATED: u64 = 256 << 20;
 /// `None` for anything else (big, damaged): the caller then streams, which also produces the
 /// precise error for damaged files.
 fn gunzip_whole(path: &Path, stored: u64) -> Option<Vec<u8>> {
-    if stored > WHOLE_GUNZIP_MAX_STORED || stored < 18 {
+    if !(18..=WHOLE_GUNZIP_MAX_STORED).contains(&stored) {
         return None;
     }
     let compressed = std::fs::read(path).ok()?;
@@ -573,7 +573,7 @@ mod tests {
         std::fs::create_dir_all(&pkg).unwrap();
         std::fs::write(pkg.join("PMC1.tar.gz"), b"x").unwrap();
         std::fs::write(pkg.join("PMC2.tar.gz"), b"x").unwrap();
-        symlink(&root.join("corpus"), pkg.join("loop")).unwrap(); // back to an ancestor
+        symlink(root.join("corpus"), pkg.join("loop")).unwrap(); // back to an ancestor
         symlink(pkg.join("PMC1.tar.gz"), root.join("corpus/PMC1-again.tar.gz")).unwrap();
         // Two symlinks that point at each other, and two folders that link to each other.
         symlink(root.join("corpus/b"), root.join("corpus/a")).unwrap();

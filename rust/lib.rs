@@ -340,8 +340,10 @@ fn read_file_list(py: Python<'_>, path: String) -> PyResult<std::collections::Ha
 
 /// `oa_file_list.csv` as ({accession: (licence, pmid or None)}, {licence value that names no known
 /// licence: rows}); licences normalised as in `read_file_list`.
+type FileListEntries = std::collections::HashMap<String, (String, Option<String>)>;
+
 #[pyfunction]
-fn read_file_list_checked(py: Python<'_>, path: String) -> PyResult<(std::collections::HashMap<String, (String, Option<String>)>, std::collections::BTreeMap<String, u64>)> {
+fn read_file_list_checked(py: Python<'_>, path: String) -> PyResult<(FileListEntries, std::collections::BTreeMap<String, u64>)> {
     let list = py.detach(|| FileList::load(std::path::Path::new(&path)))?;
     let unrecognised = list.1;
     Ok((list.0.into_iter().map(|(k, v)| (k, (v.license, v.pmid))).collect(), unrecognised))
