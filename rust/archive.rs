@@ -466,6 +466,20 @@ impl FileList {
 }
 
 #[cfg(test)]
+pub(crate) fn gunzip_members_for_fuzz(compressed: &[u8]) -> Option<Vec<u8>> {
+    gunzip_members(compressed)
+}
+
+#[cfg(test)]
+pub(crate) fn read_tar_for_fuzz(reader: impl Read, limits: &ReadLimits) -> Contents {
+    let mut contents = Contents::default();
+    if let Err(e) = read_tar(reader, limits, &mut contents) {
+        contents.error = Some(e);
+    }
+    contents
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use flate2::write::GzEncoder;

@@ -5,6 +5,8 @@ pub mod archive;
 pub mod decode;
 pub mod dedup;
 pub mod error;
+#[cfg(test)]
+mod fuzz_smoke;
 pub mod hash;
 pub mod jats;
 pub mod layout;
