@@ -224,3 +224,18 @@ def test_stage_commands_on_a_damaged_run_print_one_line(reference, tmp_path, com
     done = run_cli([sys.executable, "-m", "rocov2_fast.cli", args[0], str(run), *args[1:]])
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_unrecognised_file_list_licences_are_reported_not_silently_excluded(corpus, tmp_path):
+    import shutil
+
+    copy = tmp_path / "corpus"
+    shutil.copytree(corpus, copy)
+    lines = (copy / "oa_file_list.csv").read_text().splitlines()
+    lines[1] = lines[1].rsplit(",", 1)[0] + ",Creative Commons Whatever"
+    (copy / "oa_file_list.csv").write_text("\n".join(lines) + "\n")
+    done = run_cli(filter_cli(copy, tmp_path / "run", "--no-progress"))
+    assert done.returncode == 0, done.stderr
+    assert "match no known licence" in done.stderr and "Creative Commons Whatever" in done.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["file_list_unrecognised_licenses"] == {"Creative Commons Whatever": 1}

@@ -205,6 +205,18 @@ def run_filter(opts: FilterOptions) -> dict:
         return summary
 
 
+def unrecognised_licenses(file_list: str) -> dict[str, int]:
+    """File-list licence values that normalise to no known licence (rows per value): such packages
+    are excluded unless --licenses names the value as written, so the run says so."""
+    from .._core import read_file_list_checked
+
+    _, unknown = read_file_list_checked(file_list)
+    if unknown:
+        runlog.get().warning(f"the file list has licences that match no known licence: {dict(sorted(unknown.items()))}; "
+                             "their packages are excluded unless --licenses names them as written")
+    return dict(sorted(unknown.items()))
+
+
 def check_options(opts: FilterOptions) -> None:
     if opts.decision not in DECISIONS:
         raise Rocov2Error(f"--decision {opts.decision!r}: choose one of {', '.join(DECISIONS)}")
@@ -254,6 +266,8 @@ def finish_run(run: RunDir, opts: FilterOptions, started: float, done_now: int) 
     manifest = finish(run, opts.dedup_distance)
     options = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
     summary = summarise(manifest, options, time.perf_counter() - started, len(plan["sources"]), done_now, plan["shards"])
+    if plan.get("file_list_path"):
+        summary["file_list_unrecognised_licenses"] = unrecognised_licenses(plan["file_list_path"])
     write_summary(run, summary)
     runlog.get().info(f"finished: {runlog.funnel_line(summary['funnel'])}; manifest.parquet and summary.json written")
     return summary
