@@ -166,7 +166,7 @@ def test_bad_input_is_one_line_and_exit_2(run, tmp_path, args, message):
     args = [a.format(missing=tmp_path / "nothing", run=run, out=tmp_path / "g.html") for a in args]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
-    assert f"error: " in result.output and message in result.output and "Traceback" not in result.output
+    assert "error: " in result.output and message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "g.html").exists()
 
 

@@ -8,7 +8,6 @@ import io
 import struct
 import tarfile
 import zlib
-from pathlib import Path
 
 import polars as pl
 

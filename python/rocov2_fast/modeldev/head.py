@@ -42,8 +42,8 @@ def handcrafted(x, g):
         m = t.mean(dim, keepdim=True)
         return ((t - m) ** 2).mean(dim).clamp_min(1e-8).sqrt()
 
-    h, w = g.shape[1], g.shape[2]
-    mh, mw = h // 16, w // 16
+    h = g.shape[1]
+    mh = h // 16
     out = [g.mean((1, 2)), std(g.flatten(1), 1), frac(g < 0.1, (1, 2)), frac(g > 0.9, (1, 2)),
            frac((g > 0.3) & (g < 0.7), (1, 2))]
     sat = x.amax(1) - x.amin(1)
