@@ -246,24 +246,8 @@ mod tests {
 
     #[test]
     fn huge_header_is_refused_before_allocation() {
-        // A PNG claiming 65,535 × 65,535 pixels, with one tiny IDAT.
-        fn chunk(kind: &[u8], data: &[u8]) -> Vec<u8> {
-            let mut out = (data.len() as u32).to_be_bytes().to_vec();
-            out.extend_from_slice(kind);
-            out.extend_from_slice(data);
-            let mut crc = flate2::Crc::new();
-            crc.update(kind);
-            crc.update(data);
-            out.extend_from_slice(&crc.sum().to_be_bytes());
-            out
-        }
-        let mut ihdr = 65535u32.to_be_bytes().to_vec();
-        ihdr.extend_from_slice(&65535u32.to_be_bytes());
-        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-        let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
-        png.extend(chunk(b"IHDR", &ihdr));
-        png.extend(chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]));
-        png.extend(chunk(b"IEND", &[]));
+        // A PNG claiming 65,535 × 65,535 RGB pixels, with one tiny IDAT.
+        let png = png_header(65535, 65535, 8, 2);
         let err = decode(&png, None, &Limits::default()).unwrap_err();
         assert_eq!(err.status, Status::TooLarge, "{err}");
     }
