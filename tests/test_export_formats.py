@@ -147,3 +147,27 @@ def test_cli_export_wds_and_build_accepts_it(built_run, tmp_path):
     result = stage_runners(BuildOptions(inputs=[], out=run, formats=("wds",)))["export"](False)
     assert result["wds"]["sizes"] == {s: int((read_dataset(run)["split"] == s).sum()) for s in ("train", "valid", "test")}
     assert (run / "export" / "wds" / "train-shards.json").exists()
+
+
+@pytest.mark.parametrize("fmt", ["rocov2", "hf", "wds"])
+def test_an_export_failing_part_way_leaves_the_earlier_one_whole(built_run, tmp_path, fmt):
+    """A kept image gone from the run directory makes the export fail part-way: the earlier export
+    stays byte for byte, and no staging folder is left behind."""
+    import shutil
+
+    from rocov2_fast.dataset.export import export
+
+    run_src, _ = built_run
+    run = tmp_path / "run"
+    shutil.copytree(run_src, run, ignore=shutil.ignore_patterns("export"))
+    out = tmp_path / "export" / fmt
+    export(run, out, fmt)
+    before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert before
+    last = read_dataset(run).sort("split", "image_id").row(-1, named=True)  # written last, after other files
+    (run / last["image_path"]).unlink()
+    with pytest.raises(OSError):
+        export(run, out, fmt)
+    after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in out.parent.iterdir()) == [fmt]

@@ -101,10 +101,9 @@ def stage_runners(o: BuildOptions) -> dict[str, Callable[[bool], dict]]:
         return {k: summary[k] for k in ("sizes", "unseen_concepts_removed", "manual_source")}
 
     def export_stage(_: bool) -> dict:
-        from .dataset.export import export_hf, export_rocov2, export_wds
+        from .dataset.export import export
 
-        writers = {"rocov2": export_rocov2, "hf": export_hf, "wds": export_wds}
-        return {fmt: writers[fmt](run_dir, run_dir / "export" / fmt, prefix=o.prefix) for fmt in o.formats}
+        return {fmt: export(run_dir, run_dir / "export" / fmt, fmt, prefix=o.prefix) for fmt in o.formats}
 
     def report_stage(_: bool) -> dict:
         from .dataset.report import report_run

@@ -393,13 +393,12 @@ def export_command(
     shard_bytes: Annotated[Optional[int], typer.Option(help="Shard size cap in bytes (hf default 500 MB, wds 1 GB).", min=1)] = None,
 ) -> None:
     """Write the split dataset as the ROCOv2 release files, Hugging Face parquet shards or WebDataset tars."""
-    from .dataset.export import export_hf, export_rocov2, export_wds
+    from .dataset.export import WRITERS, export
 
-    writers = {"rocov2": export_rocov2, "hf": export_hf, "wds": export_wds}
-    if format not in writers:
-        raise typer.BadParameter("format must be rocov2, hf or wds")
+    if format not in WRITERS:
+        raise typer.BadParameter(f"format must be one of {', '.join(WRITERS)}")
     sharding = {"shard_bytes": shard_bytes} if shard_bytes and format != "rocov2" else {}
-    typer.echo(str(writers[format](run_dir, out, prefix=prefix, **sharding)))
+    typer.echo(str(export(run_dir, out, format, prefix=prefix, **sharding)))
 
 
 @app.command("import-rocov2")

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from ..concepts.modality import MODALITIES
 from ..concepts.pack import canonical_names
+from ..errors import Rocov2Error
 from ..rundir import write_atomic
 from .provenance import facts_markdown, run_facts
 from .tables import SPLITS, read_dataset
@@ -397,3 +398,35 @@ def export_wds(run_dir: Path, out: Path, prefix: str = "ROCOv2_2023", shard_byte
         write_atomic(out / f"{split}-shards.json", json.dumps(index, indent=2).encode())
         sizes[split] = rows.height
     return {"out": str(out), "format": "wds", "sizes": sizes, "reencoded_as_jpeg": converted}
+
+
+WRITERS = {"rocov2": export_rocov2, "hf": export_hf, "wds": export_wds}
+
+
+def export(run_dir: Path, out: Path, fmt: str, **options) -> dict:
+    """One export in `fmt`, whole or nothing: written into a staging folder beside `out` and swapped
+    in with renames, so a failure or a kill part-way never leaves new files beside an earlier
+    export's (the earlier export stays as it was); staging folders of dead writers are removed."""
+    import shutil
+
+    from ..rundir import HOST, stale_temporary
+
+    if fmt not in WRITERS:
+        raise Rocov2Error(f"unknown export format {fmt!r}; formats are {', '.join(WRITERS)}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{out.name}.*.tmp"):
+        if stale_temporary(stale):
+            shutil.rmtree(stale, ignore_errors=True)
+    staging = out.parent / f".{out.name}.{HOST}.{os.getpid()}.0.tmp"
+    previous = out.parent / f".{out.name}.{HOST}.{os.getpid()}.1.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        result = WRITERS[fmt](run_dir, staging, **options)
+        if out.exists():
+            os.replace(out, previous)
+        os.replace(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(previous, ignore_errors=True)
+    return {**result, "out": str(out)}
