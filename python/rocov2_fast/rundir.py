@@ -157,7 +157,8 @@ class Lock:
         raise RunLockedError(f"could not take {path}: another process keeps creating it")
 
     def release(self) -> None:
-        if (read_json(self.path) or {}).get("pid") == self.holder["pid"] and (read_json(self.path) or {}).get("host") == HOST:
+        holder = read_json(self.path) or {}
+        if holder.get("pid") == self.holder["pid"] and holder.get("host") == HOST:
             self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> Lock:

@@ -198,11 +198,8 @@ def run_filter(opts: FilterOptions) -> dict:
                      "once every node is done")
             return {"shards": plan["shards"], "shards_processed_this_run": len(todo), "finished": False,
                     "seconds": round(time.perf_counter() - started, 2)}
-        summary = finish_run(run, opts, started, done_now=len(todo))
-        summary["seconds_processing_shards"] = processing
-        summary["executor"] = executor
-        write_summary(run, summary)
-        return summary
+        return finish_run(run, opts, started, done_now=len(todo),
+                          extra={"seconds_processing_shards": processing, "executor": executor})
 
 
 def unrecognised_licenses(file_list: str) -> dict[str, int]:
@@ -257,7 +254,8 @@ def process_shards(opts: FilterOptions, run: RunDir, todo: list[int], mine: int)
         return {"kind": "processes", "workers": n, **executors.run_processes(specs, todo, progress.shard_done, log.warning)}
 
 
-def finish_run(run: RunDir, opts: FilterOptions, started: float, done_now: int) -> dict:
+def finish_run(run: RunDir, opts: FilterOptions, started: float, done_now: int, extra: dict | None = None) -> dict:
+    """Near-duplicates, manifest, summary (with `extra`, e.g. the executor's timings), written once."""
     plan = run.plan()
     missing = [k for k in range(plan["shards"]) if not run.shard_done(k)]
     if missing:
@@ -266,6 +264,7 @@ def finish_run(run: RunDir, opts: FilterOptions, started: float, done_now: int) 
     manifest = finish(run, opts.dedup_distance)
     options = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
     summary = summarise(manifest, options, time.perf_counter() - started, len(plan["sources"]), done_now, plan["shards"])
+    summary.update(extra or {})
     if plan.get("file_list_path"):
         summary["file_list_unrecognised_licenses"] = unrecognised_licenses(plan["file_list_path"])
     write_summary(run, summary)
