@@ -18,6 +18,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from ..errors import Rocov2Error
+
 MAX_CONCEPTS = 100
 MANUAL_CUIS_2023 = frozenset({
     "C0002978", "C0040405", "C0024485", "C0032743", "C0041618", "C1306645", "C1140618", "C0037949",
@@ -26,7 +28,7 @@ MANUAL_CUIS_2023 = frozenset({
 MANUAL_CUIS = {2023: MANUAL_CUIS_2023, 2024: MANUAL_CUIS_2023, 2025: MANUAL_CUIS_2023 | {"C0920367"}}
 
 
-class SubmissionError(ValueError):
+class SubmissionError(Rocov2Error, ValueError):
     """A submission the official evaluator would reject, with the line it failed at."""
 
 

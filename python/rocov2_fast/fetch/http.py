@@ -23,12 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..errors import Rocov2Error
+
 CHUNK = 1 << 20
 TRANSIENT = (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError, http.client.HTTPException, OSError)
 USER_AGENT = "rocov2-fast-fetch/0.1 (+https://github.com/)"
 
 
-class NotAllowed(Exception):
+class NotAllowed(Rocov2Error):
     """A URL on a host the user did not give."""
 
 
