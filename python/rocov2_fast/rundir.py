@@ -49,6 +49,17 @@ MANIFEST = "manifest.parquet"
 SUMMARY = "summary.json"
 FUNNEL_PNG = "funnel.png"
 FUNNEL_TXT = "funnel.txt"
+# the later stages' files (captions, concepts, suggest-manual, split, export, report) and `build`'s record
+CAPTIONS = "captions.parquet"
+CONCEPTS = "concepts.parquet"
+CONCEPTS_SUMMARY = "concepts_summary.json"
+CUI_MAPPING = "cui_mapping.csv"
+SUGGESTIONS = "manual_suggestions.parquet"
+DATASET = "dataset.parquet"
+SPLIT_SUMMARY = "split_summary.json"
+EXPORT = "export"
+REPORT_HTML = "report.html"
+BUILD_JSON = "build.json"  # each build stage: its fingerprint (what it read, its options), seconds, result
 #: what `--fresh` removes
 FILTER_OUTPUTS = (RUN_JSON, PLAN_JSON, PARTS, IMAGES, DUPLICATES, MANIFEST, SUMMARY, FUNNEL_PNG, FUNNEL_TXT)
 
