@@ -79,13 +79,14 @@ def synth_command(
     profile: Annotated[str, typer.Option(help="'pmc' (PMC-like sizes, ~1-4 MB per package) or 'tiny' (fast tests).")] = "pmc",
     layout: Annotated[str, typer.Option(help="'legacy' PMCxxxx.tar.gz packages or 'cloud' per-article folders.")] = "legacy",
     faults: Annotated[bool, typer.Option(help="Also write truncated, non-gzip and non-tar packages.")] = False,
+    figures: Annotated[str, typer.Option(help="'smooth' (charts, drawings), 'textured' (photo/microscopy-like, noisy; 15 % progressive JPEGs) or 'mixed'.")] = "smooth",
 ) -> None:
     """Write a deterministic synthetic PMC OA corpus with oa_file_list.csv and truth.csv."""
     from . import synth
 
     if profile not in synth.corpus.PROFILES or layout not in ("legacy", "cloud"):
         raise typer.BadParameter("profile must be pmc|tiny and layout legacy|cloud")
-    summary = synth.generate(out, synth.Options(articles=articles, seed=seed, profile=profile, layout=layout, faults=faults))
+    summary = synth.generate(out, synth.Options(articles=articles, seed=seed, profile=profile, layout=layout, faults=faults, figures=figures))
     typer.echo(f"wrote {summary.articles} articles, {summary.figures} figures, {summary.images} images, "
                f"{summary.bytes / 1e6:.1f} MB to {out}" + (f"; faults: {', '.join(summary.faults)}" if summary.faults else ""))
 

@@ -1,5 +1,20 @@
 """A deterministic synthetic PMC OA corpus: packages (or per-article folders), oa_file_list.csv
-and truth.csv. Same seed, same bytes."""
+and truth.csv. Same seed, same bytes.
+
+Figures (`Options.figures`, `synth --figures`):
+- `smooth` (the default, the corpus of every earlier release, byte for byte): flat shapes and
+  soft edges, cheap to decode, like PMC's charts and drawings; 6 % PNG/TIFF/GIF, 4 % progressive
+  and 2 % CMYK JPEGs, 2 % truncated images.
+- `textured`: photo-, microscopy- and scan-like figures (textures.py: real images shipped with
+  matplotlib, fractal noise, cell-like blobs, sensor noise), like PMC's photographs, micrographs
+  and radiographs; with profile `pmc` 500-2000 px and about 2.4 MB per package; every graphic a
+  JPEG that decodes, 15 % of them progressive (the share seen in PMC), so that `benches/floor.py`
+  (gunzip + libjpeg-turbo) measures the same work as a scan.
+- `mixed`: as `textured`, but charts stay smooth and half of the other figures are textured.
+
+The option is `--figures`, not `--profile`: `--profile` already chooses the sizes (pmc|tiny), and
+the two combine (`--profile tiny --figures textured` is a fast textured corpus for tests).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +30,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 from PIL import Image
 
+from ..errors import Rocov2Error
 from .figures import RADIOLOGY_KINDS, SINGLE_KINDS, render_compound, render_single
 
 FILE_LIST_HEADER = ["File", "Article Citation", "Accession ID", "Last Updated (YYYY-MM-DD HH:MM:SS)", "PMID", "License"]
@@ -36,6 +52,13 @@ PROFILES = {
     "pmc": {"side": (500, 3000), "pdf": (1_000_000, 3_000_000), "supp": (50_000, 300_000)},
     "tiny": {"side": (240, 640), "pdf": (2_000, 8_000), "supp": (500, 2_000)},
 }
+# What textured figures change in a profile (the package sizes follow PMC's: about 2.4 MB).
+TEXTURED_PROFILES = {
+    "pmc": {"side": (500, 2000), "pdf": (500_000, 1_800_000), "supp": (20_000, 200_000)},
+    "tiny": {},
+}
+FIGURES = ("smooth", "textured", "mixed")
+PROGRESSIVE_SHARE = 0.15  # of the JPEGs of a textured or mixed corpus
 
 
 @dataclass
@@ -45,6 +68,7 @@ class Options:
     profile: str = "pmc"
     layout: str = "legacy"  # legacy packages or 2026 per-article folders ("cloud")
     faults: bool = False
+    figures: str = "smooth"  # smooth | textured | mixed (see the module's docstring)
 
 
 @dataclass
@@ -155,7 +179,14 @@ def near_duplicate(img: Image.Image, rng: np.random.Generator) -> Image.Image:
 class CorpusWriter:
     def __init__(self, out: Path, opts: Options):
         self.out, self.opts = out, opts
-        self.profile = PROFILES[opts.profile]
+        if opts.profile not in PROFILES:
+            raise Rocov2Error(f"unknown synth profile {opts.profile!r}: expected one of {', '.join(PROFILES)}")
+        if opts.figures not in FIGURES:
+            raise Rocov2Error(f"unknown synth figures {opts.figures!r}: expected one of {', '.join(FIGURES)}")
+        self.textured = opts.figures != "smooth"
+        self.profile = {**PROFILES[opts.profile], **(TEXTURED_PROFILES[opts.profile] if self.textured else {})}
+        # Earlier images kept for planted near-duplicates: fewer of the large textured ones.
+        self.pool_size = 16 if self.textured else 64
         self.summary = Summary()
         self.truth: list[list[str]] = []
         self.file_list: list[list[str]] = []
@@ -187,15 +218,38 @@ class CorpusWriter:
         aspect = rng.uniform(0.6, 1.0)
         w, h = (long_side, int(long_side * aspect)) if rng.random() < 0.6 else (int(long_side * aspect), long_side)
         if rng.random() < 0.3:
-            img, _ = render_compound(rng, h, w)
+            img, _ = render_compound(rng, h, w, *self.texture(rng, "compound"))
             facts = {"kind": "compound", "compound": "1", "radiology": "0"}
         else:
             kind = SINGLE_KINDS[int(rng.integers(0, len(SINGLE_KINDS)))]
-            img = render_single(kind, rng, h, w)
+            img = render_single(kind, rng, h, w, *self.texture(rng, kind))
             facts = {"kind": kind, "compound": "0", "radiology": "1" if kind in RADIOLOGY_KINDS else "0"}
-        if len(self.pool) < 64:
+        if len(self.pool) < self.pool_size:
             self.pool.append((f"{pmcid}/{graphic}", img, facts))
         return img, {**facts, "duplicate_of": ""}
+
+    def texture(self, rng: np.random.Generator, kind: str) -> tuple[bool, ...]:
+        """Extra arguments of the renderers: none for smooth figures (their random draws stay
+        those of every earlier release), else whether this figure is textured."""
+        if not self.textured:
+            return ()
+        if self.opts.figures == "mixed":
+            return (kind != "chart" and rng.random() < 0.5,)
+        return (True,)
+
+    def figure_format(self, rng: np.random.Generator) -> tuple[str, str]:
+        """(format, variant) of a figure's file."""
+        if self.textured:
+            return "jpg", "progressive" if rng.random() < PROGRESSIVE_SHARE else ""
+        fmt, variant = "jpg", ""
+        roll = rng.random()
+        if roll < 0.06:
+            fmt = ["png", "tif", "gif"][int(rng.integers(0, 3))]
+        elif roll < 0.10:
+            variant = "progressive"
+        elif roll < 0.12:
+            variant = "cmyk"
+        return fmt, variant
 
     def write_article(self, i: int) -> None:
         rng = np.random.default_rng([self.opts.seed, i])
@@ -213,16 +267,9 @@ class CorpusWriter:
                 self.summary.figures += 1
                 continue
             img, facts = self.figure_image(rng, pmcid, graphic)
-            fmt, variant = "jpg", ""
-            roll = rng.random()
-            if roll < 0.06:
-                fmt = ["png", "tif", "gif"][int(rng.integers(0, 3))]
-            elif roll < 0.10:
-                variant = "progressive"
-            elif roll < 0.12:
-                variant = "cmyk"
+            fmt, variant = self.figure_format(rng)
             data = encode(img, fmt, rng, variant)
-            if rng.random() < 0.02:  # a corrupt image: cut in the middle of the scan data
+            if not self.textured and rng.random() < 0.02:  # a corrupt image: cut in the middle of the scan data
                 data, variant = data[: len(data) // 2], "truncated"
             member = f"{graphic}.{fmt}"
             files[member] = data

@@ -117,8 +117,13 @@ def _photo(rng: np.random.Generator, h: int, w: int, microscopy: bool) -> Image.
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
 
 
-def render_single(kind: str, rng: np.random.Generator, h: int, w: int) -> Image.Image:
-    """Renders at a quarter of the size (cheap), upsamples, then adds full-size grain."""
+def render_single(kind: str, rng: np.random.Generator, h: int, w: int, textured: bool = False) -> Image.Image:
+    """Renders at a quarter of the size (cheap), upsamples, then adds full-size grain; with
+    `textured`, a photo/microscopy/scan-like figure of the same kind (textures.py)."""
+    if textured:
+        from .textures import render_textured
+
+        return render_textured(kind, rng, h, w)
     sh, sw = max(32, h // 4), max(32, w // 4)
     if kind in ("ct", "mri"):
         small = _cross_section(rng, sh, sw, bright_bone=kind == "ct")
@@ -141,8 +146,8 @@ def render_single(kind: str, rng: np.random.Generator, h: int, w: int) -> Image.
     return Image.fromarray(out, "L")
 
 
-def render_compound(rng: np.random.Generator, h: int, w: int) -> tuple[Image.Image, list[str]]:
-    """A grid of 2-9 panels with white gutters and panel letters."""
+def render_compound(rng: np.random.Generator, h: int, w: int, textured: bool = False) -> tuple[Image.Image, list[str]]:
+    """A grid of 2-9 panels with white gutters and panel letters (textured panels with `textured`)."""
     rows, cols = [(1, 2), (2, 1), (2, 2), (1, 3), (2, 3), (3, 3), (3, 2)][int(rng.integers(0, 7))]
     gutter = max(4, min(w, h) // 60)
     canvas = Image.new("RGB", (w, h), "white")
@@ -154,7 +159,7 @@ def render_compound(rng: np.random.Generator, h: int, w: int) -> tuple[Image.Ima
         r, c = divmod(i, cols)
         kind = SINGLE_KINDS[int(rng.integers(0, len(SINGLE_KINDS)))]
         kinds.append(kind)
-        panel = render_single(kind, rng, max(16, ph), max(16, pw)).convert("RGB")
+        panel = render_single(kind, rng, max(16, ph), max(16, pw), textured).convert("RGB")
         x0, y0 = gutter + c * (pw + gutter), gutter + r * (ph + gutter)
         canvas.paste(panel, (x0, y0))
         draw.text((x0 + gutter, y0 + gutter), "ABCDEFGHI"[i], fill="yellow", font=font, stroke_width=1, stroke_fill="black")
