@@ -3,142 +3,258 @@
 archive → records → batches → decisions → manifest (`filter`) → cleaned captions (`captions`) →
 concepts (`concepts`, `suggest-manual`) → dataset (`split`) → files (`export`) → `report`.
 
-Resumable stage by stage: DIR/build.json records each finished stage with the options it ran
-with. A rerun skips a stage whose options are unchanged, reruns one whose options changed (and
-every stage after it), and `redo` forces a stage and the ones after it. `filter` resumes inside
-itself, shard by shard.
+`PIPELINE` is the one table of stages: each stage's name, its options (the dataclass beside the
+stage; `BuildOptions` holds one of each), the run-directory files it reads, and the call that runs it.
+
+Resumable stage by stage, and every stage notices change: DIR/build.json records, for each stage, a
+fingerprint of what it read (the content digests of its input tables and of the files its options
+name, the size and modification time of every source for `filter`) and of its options. A rerun
+skips a stage whose fingerprint is unchanged and reruns one whose fingerprint changed, however the
+earlier run ended (killed, failed, or another command rewrote a table in between); a stage that
+reruns reruns every stage after it, and `redo` forces a stage and the ones after it. `filter`
+resumes inside itself, shard by shard, when its fingerprint is the one it was started with.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
-from .rundir import write_atomic
+from . import rundir
+from .captions import CleanOptions
+from .concepts.run import ConceptsOptions, SuggestOptions
+from .dataset.export import ExportOptions
+from .dataset.split import SplitOptions
+from .filter.run import FilterOptions
+from .rundir import read_json, write_json_atomic
 
-EXPORT_FORMATS = ("rocov2", "hf", "wds")
-STAGES = ("filter", "captions", "concepts", "suggest-manual", "split", "export", "report")
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    #: the `BuildOptions` attribute holding its options (None: it takes none)
+    options: str | None
+    #: run-directory files it reads: their content digests are part of its fingerprint
+    reads: tuple[str, ...]
+    #: (run directory, its options, fresh) → its result; `fresh`: its earlier results are stale
+    run: Callable[[Path, Any, bool], dict]
+    #: options that change how it runs, not what it makes (left out of its fingerprint)
+    how: frozenset[str] = frozenset()
+    #: options naming files it reads (their content digests are part of its fingerprint)
+    files: tuple[str, ...] = ()
 
 
-@dataclass
+def run_filter_stage(run_dir: Path, o: FilterOptions, fresh: bool) -> dict:
+    from .filter.run import run_filter
+
+    summary = run_filter(replace(o, out=run_dir, fresh=fresh))
+    return {"funnel": summary["funnel"], "funnel_text": summary["funnel_text"]}
+
+
+def run_captions_stage(run_dir: Path, o: CleanOptions, _: bool) -> dict:
+    from .captions import clean_run
+
+    result = clean_run(run_dir, **asdict(o))
+    return {"kept": int(result["keep"].sum()), "dropped": int((~result["keep"]).sum())}
+
+
+def run_concepts_stage(run_dir: Path, o: ConceptsOptions, _: bool) -> dict:
+    from .concepts.run import concepts_run
+
+    return concepts_run(run_dir, model=o.medcat_model, min_images=o.min_images, tuis=o.tuis, blacklist=o.blacklist,
+                        remap=o.remap, manual=list(o.manual), n_process=o.processes)
+
+
+def run_suggest_stage(run_dir: Path, o: SuggestOptions, _: bool) -> dict:
+    from .concepts.run import suggest_run
+
+    out = suggest_run(run_dir, min_confidence=o.min_confidence)
+    return {"with_modality": int(out["modality"].is_not_null().sum()), "captions": out.height}
+
+
+def run_split_stage(run_dir: Path, o: SplitOptions, _: bool) -> dict:
+    from .dataset.split import split_run
+
+    summary = split_run(run_dir, ratios=o.ratios, seed=o.seed, group_by=o.group_by, use_suggestions=o.suggested_manual)
+    return {k: summary[k] for k in ("sizes", "unseen_concepts_removed", "manual_source")}
+
+
+def run_export_stage(run_dir: Path, o: ExportOptions, _: bool) -> dict:
+    from .dataset.export import export
+
+    return {fmt: export(run_dir, run_dir / rundir.EXPORT / fmt, fmt, **o.writer_options(fmt)) for fmt in o.formats}
+
+
+def run_report_stage(run_dir: Path, _: None, __: bool) -> dict:
+    from .dataset.report import report_run
+
+    stats = report_run(run_dir)
+    return {"report": str(run_dir / rundir.REPORT_HTML), "images": stats["images"]}
+
+
+#: how the filter runs, not what it decides
+FILTER_HOW = frozenset({"out", "gpus", "workers", "batch_size", "fresh", "show_progress", "session_threads", "shard_workers",
+                        "cpu_sessions", "executor", "ray_address", "num_nodes", "node_rank", "finish_only", "force_unlock",
+                        "progress_interval"})
+
+PIPELINE = (
+    Stage("filter", "filter", (), run_filter_stage, FILTER_HOW, ("file_list", "compound_model", "radiology_model")),
+    Stage("captions", "captions", (rundir.MANIFEST,), run_captions_stage),
+    Stage("concepts", "concepts", (rundir.CAPTIONS,), run_concepts_stage, frozenset({"processes"}),
+          ("blacklist", "remap", "manual")),
+    Stage("suggest-manual", "suggest", (rundir.CAPTIONS,), run_suggest_stage),
+    Stage("split", "split", (rundir.MANIFEST, rundir.CAPTIONS, rundir.CONCEPTS, rundir.SUGGESTIONS), run_split_stage),
+    Stage("export", "export", (rundir.DATASET, rundir.CUI_MAPPING, rundir.MANIFEST, rundir.RUN_JSON, rundir.SUMMARY),
+          run_export_stage),
+    Stage("report", None, (rundir.DATASET, rundir.CAPTIONS, rundir.CUI_MAPPING, rundir.SUMMARY, rundir.CONCEPTS_SUMMARY,
+                           rundir.SPLIT_SUMMARY), run_report_stage),
+)
+STAGES = tuple(stage.name for stage in PIPELINE)
+#: the stage options `BuildOptions` holds, by attribute
+STAGE_OPTIONS = {"filter": FilterOptions, "captions": CleanOptions, "concepts": ConceptsOptions, "suggest": SuggestOptions,
+                 "split": SplitOptions, "export": ExportOptions}
+
+
+@dataclass(init=False)
 class BuildOptions:
-    inputs: list[str]
-    out: Path
-    gpus: int = 0
-    workers: int = 0
-    file_list: str | None = None
-    licenses: tuple[str, ...] = ("CC BY", "CC BY-NC")
-    compound_model: str | None = None
-    radiology_model: str | None = None
-    batch_size: int = 256
-    dedup_distance: int = 6
-    lang_rule: str = "default"
-    medcat_model: str | None = None
-    min_images: int = 10
-    manual: list[str] = field(default_factory=list)
-    suggested_manual: bool = True
-    ratios: tuple[float, ...] = (0.75, 0.125, 0.125)
-    seed: int = 0
-    group_by: str = "article"
-    prefix: str = "ROCOv2_2023"
-    formats: tuple[str, ...] = ("rocov2", "hf")
+    """One of each stage's options. `BuildOptions.of(inputs, out, **options)` (and the plain constructor
+    with `inputs=`/`out=`) takes the stage options by their own names, as the command line does."""
+
+    filter: FilterOptions
+    captions: CleanOptions = field(default_factory=CleanOptions)
+    concepts: ConceptsOptions = field(default_factory=ConceptsOptions)
+    suggest: SuggestOptions = field(default_factory=SuggestOptions)
+    split: SplitOptions = field(default_factory=SplitOptions)
+    export: ExportOptions = field(default_factory=ExportOptions)
+    #: rerun these stages (and every stage after them) even if done
     redo: tuple[str, ...] = ()
-    show_progress: bool | None = None
+
+    def __init__(self, filter: FilterOptions | None = None, *, redo: tuple[str, ...] = (), **options):
+        stages = {name: options.pop(name) for name in STAGE_OPTIONS if name != "filter" and name in options}
+        for name, cls in STAGE_OPTIONS.items():
+            own = {f.name for f in fields(cls)}
+            mine = {k: options.pop(k) for k in list(options) if k in own}
+            if name == "filter":
+                filter = filter or FilterOptions(**{"inputs": [], "out": Path("."), **mine})
+            else:
+                stages[name] = replace(stages[name], **mine) if name in stages else cls(**mine)
+        if options:
+            raise TypeError(f"BuildOptions: unknown option(s) {', '.join(sorted(options))}")
+        self.filter = filter
+        for name, value in stages.items():
+            setattr(self, name, value)
+        self.redo = tuple(redo)
+
+    @property
+    def out(self) -> Path:
+        return Path(self.filter.out)
+
+    def of_stage(self, stage: Stage):
+        return getattr(self, stage.options) if stage.options else None
 
 
-def stage_options(o: BuildOptions) -> dict[str, dict]:
-    """What each stage's result depends on (a change reruns the stage)."""
-    return {
-        "filter": {"inputs": o.inputs, "file_list": o.file_list, "licenses": list(o.licenses),
-                   "compound_model": o.compound_model, "radiology_model": o.radiology_model,
-                   "dedup_distance": o.dedup_distance},
-        "captions": {"lang_rule": o.lang_rule},
-        "concepts": {"medcat_model": o.medcat_model, "min_images": o.min_images, "manual": o.manual},
-        "suggest-manual": {},
-        "split": {"ratios": list(o.ratios), "seed": o.seed, "group_by": o.group_by, "suggested_manual": o.suggested_manual},
-        "export": {"prefix": o.prefix, "formats": list(o.formats)},
-        "report": {},
-    }
+def file_digest(path: Path) -> str | None:
+    """A file's content digest (a JSON file's canonical content: key order is not a change); None if absent."""
+    path = Path(path)
+    if path.is_dir():
+        return digest(sorted((str(p.relative_to(path)), file_digest(p)) for p in path.rglob("*") if p.is_file()))
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    if path.suffix == ".json":
+        try:
+            data = json.dumps(json.loads(data), sort_keys=True).encode()
+        except ValueError:
+            pass
+    return hashlib.sha256(data).hexdigest()
+
+
+def digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def source_stamps(inputs: list[str]) -> list:
+    """Every source `filter` would read, with its size and modification time (each file of an article folder)."""
+    from ._core import discover_sources
+
+    stamps = []
+    for source in discover_sources([os.fspath(p) for p in inputs]):
+        path = Path(source)
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        stamps.append([source, [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files]])
+    return stamps
+
+
+def fingerprint(stage: Stage, options, run_dir: Path) -> dict:
+    """What `stage` reads: its options (without the how-to-run ones), the content digests of its input
+    tables and of the files its options name (and for `filter`, every source's size and time)."""
+    chosen = {k: v for k, v in asdict(options).items() if k not in stage.how} if options is not None else {}
+    named = {}
+    for name in stage.files:
+        value = getattr(options, name)
+        if name in ("compound_model", "radiology_model") and value is None:
+            from .filter.models import default_model_path
+
+            value = str(default_model_path(name.removesuffix("_model")))
+        paths = value if isinstance(value, (list, tuple)) else [value] if value else []
+        named[name] = [file_digest(Path(p)) for p in paths]
+    print_ = {"options": chosen, "files": named, "tables": {name: file_digest(run_dir / name) for name in stage.reads}}
+    if stage.name == "filter":
+        print_["sources"] = digest(source_stamps(options.inputs))
+    return {"digest": digest(print_), "options": chosen}
 
 
 def stage_runners(o: BuildOptions) -> dict[str, Callable[[bool], dict]]:
     """Each stage as a call taking `fresh` (True when its earlier results are stale)."""
-    run_dir = Path(o.out)
-
-    def filter_stage(fresh: bool) -> dict:
-        from .filter.run import FilterOptions, run_filter
-
-        summary = run_filter(FilterOptions(
-            inputs=o.inputs, out=run_dir, gpus=o.gpus, workers=o.workers, file_list=o.file_list, licenses=o.licenses,
-            compound_model=o.compound_model, radiology_model=o.radiology_model, batch_size=o.batch_size,
-            dedup_distance=o.dedup_distance, fresh=fresh, show_progress=o.show_progress))
-        return {"funnel": summary["funnel"], "funnel_text": summary["funnel_text"]}
-
-    def captions_stage(_: bool) -> dict:
-        from .captions import clean_run
-
-        result = clean_run(run_dir, lang_rule=o.lang_rule)
-        return {"kept": int(result["keep"].sum()), "dropped": int((~result["keep"]).sum())}
-
-    def concepts_stage(_: bool) -> dict:
-        from .concepts.run import concepts_run
-
-        return concepts_run(run_dir, model=o.medcat_model, min_images=o.min_images, manual=o.manual)
-
-    def suggest_stage(_: bool) -> dict:
-        from .concepts.run import suggest_run
-
-        out = suggest_run(run_dir)
-        return {"with_modality": int(out["modality"].is_not_null().sum()), "captions": out.height}
-
-    def split_stage(_: bool) -> dict:
-        from .dataset.split import split_run
-
-        summary = split_run(run_dir, ratios=o.ratios, seed=o.seed, group_by=o.group_by, use_suggestions=o.suggested_manual)
-        return {k: summary[k] for k in ("sizes", "unseen_concepts_removed", "manual_source")}
-
-    def export_stage(_: bool) -> dict:
-        from .dataset.export import export
-
-        return {fmt: export(run_dir, run_dir / "export" / fmt, fmt, prefix=o.prefix) for fmt in o.formats}
-
-    def report_stage(_: bool) -> dict:
-        from .dataset.report import report_run
-
-        stats = report_run(run_dir)
-        return {"report": str(run_dir / "report.html"), "images": stats["images"]}
-
-    return {"filter": filter_stage, "captions": captions_stage, "concepts": concepts_stage,
-            "suggest-manual": suggest_stage, "split": split_stage, "export": export_stage, "report": report_stage}
+    return {stage.name: (lambda fresh, stage=stage: stage.run(o.out, o.of_stage(stage), fresh)) for stage in PIPELINE}
 
 
-def build(o: BuildOptions, log: Callable[[str], None] = print) -> dict:
+def check(o: BuildOptions) -> None:
+    from .dataset.export import WRITERS
+
     unknown = set(o.redo) - set(STAGES)
     if unknown:
         raise ValueError(f"unknown stage(s) {sorted(unknown)}; stages are {', '.join(STAGES)}")
-    bad_formats = set(o.formats) - set(EXPORT_FORMATS)
+    bad_formats = set(o.export.formats) - set(WRITERS)
     if bad_formats:
-        raise ValueError(f"unknown export format(s) {sorted(bad_formats)}; formats are {', '.join(EXPORT_FORMATS)}")
-    run_dir = Path(o.out)
+        raise ValueError(f"unknown export format(s) {sorted(bad_formats)}; formats are {', '.join(WRITERS)}")
+
+
+def build(o: BuildOptions, log: Callable[[str], None] = print) -> dict:
+    """Every stage in turn: skipped where its fingerprint matches a finished run of it, else run.
+    A stage's fingerprint is recorded before it runs (`done: false`) and again when it ends, so a
+    stage killed part-way resumes (filter, shard by shard) only when nothing it reads changed since."""
+    check(o)
+    run_dir = o.out
     run_dir.mkdir(parents=True, exist_ok=True)
-    state_path = run_dir / "build.json"
-    state = json.loads(state_path.read_text()) if state_path.exists() else {}
-    wanted, runners = stage_options(o), stage_runners(o)
+    state_path = run_dir / rundir.BUILD_JSON
+    state = read_json(state_path) or {}
     stale = False
-    for stage in STAGES:
-        previous = state.get(stage)
-        changed = previous is not None and previous["options"] != wanted[stage]
-        if not stale and previous is not None and not changed and stage not in o.redo:
-            log(f"[{stage}] done earlier, skipped")
+    for stage in PIPELINE:
+        options = o.of_stage(stage)
+        now = fingerprint(stage, options, run_dir)
+        previous = state.get(stage.name) or {}
+        same = previous.get("fingerprint") == now["digest"]
+        if not stale and same and previous.get("done") and stage.name not in o.redo:
+            log(f"[{stage.name}] done earlier, skipped")
             continue
         started = time.perf_counter()
-        # filter resumes a half-finished run of the same options; changed options start it over
-        result = runners[stage](changed or stage in o.redo)
-        state[stage] = {"options": wanted[stage], "seconds": round(time.perf_counter() - started, 2), "result": result}
-        write_atomic(state_path, json.dumps(state, indent=2, default=str).encode())
-        log(f"[{stage}] {state[stage]['seconds']} s: " + json.dumps({k: v for k, v in result.items() if k != "funnel_text"}, default=str))
+        # filter resumes a half-finished run of what it reads now; anything else starts it over
+        fresh = bool(previous) and (not same or stage.name in o.redo)
+        state[stage.name] = {"fingerprint": now["digest"], "options": now["options"], "done": False}
+        write_json_atomic(state_path, state)
+        result = stage.run(run_dir, options, fresh)
+        state[stage.name] = {**state[stage.name], "done": True, "seconds": round(time.perf_counter() - started, 2),
+                             "result": result}
+        write_json_atomic(state_path, state)
+        log(f"[{stage.name}] {state[stage.name]['seconds']} s: "
+            + json.dumps({k: v for k, v in result.items() if k != "funnel_text"}, default=str))
         stale = True  # every later stage reads what this one wrote
     return state

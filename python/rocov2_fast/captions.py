@@ -19,6 +19,8 @@ from pathlib import Path
 
 import polars as pl
 
+from .options import LANG_RULE, LANG_RULES, LANG_THRESHOLD, MIN_LETTERS
+
 URL = re.compile(r"(?:https?://|ftp://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
 LATEX = re.compile(r"\\documentclass.*?\\end\{document\}", re.DOTALL)
 EMPTY_BRACKETS = re.compile(r"[(\[]\s*[)\]]")
@@ -38,10 +40,13 @@ FOREIGN_WORDS = frozenset(
 
 @dataclass(frozen=True)
 class CleanOptions:
-    lang_rule: str = "default"  # or "paper"
-    threshold: float = 0.45
+    """`rocov2-fast captions` (and `build`'s captions stage)."""
+
+    lang_rule: str = LANG_RULE  # or "paper"
+    #: drop a non-English caption above this fastText probability
+    threshold: float = LANG_THRESHOLD
     #: fewer letters than this (after removing URLs and LaTeX) is a minimal caption
-    min_letters: int = 3
+    min_letters: int = MIN_LETTERS
 
 
 @lru_cache(maxsize=1)
@@ -93,10 +98,11 @@ def judge(caption: str | None, opts: CleanOptions) -> dict:
     return {"caption": text, "keep": reason is None, "reason": reason, "lang": lang, "lang_prob": prob}
 
 
-def clean(df: pl.DataFrame, *, lang_rule: str = "default", threshold: float = 0.45, min_letters: int = 3) -> pl.DataFrame:
+def clean(df: pl.DataFrame, *, lang_rule: str = LANG_RULE, threshold: float = LANG_THRESHOLD,
+          min_letters: int = MIN_LETTERS) -> pl.DataFrame:
     """`df` with `image_id` and `caption` → the same rows with the cleaned `caption`, `keep`,
     `reason` (null when kept), `lang` and `lang_prob`."""
-    if lang_rule not in ("default", "paper"):
+    if lang_rule not in LANG_RULES:
         raise ValueError(f"lang_rule must be 'default' or 'paper', not {lang_rule!r}")
     opts = CleanOptions(lang_rule, threshold, min_letters)
     judged = pl.DataFrame([judge(c, opts) for c in df["caption"].to_list()],

@@ -10,6 +10,7 @@ dataset table), `export`, `import-rocov2`, `report`, and `build` (all of them, s
 from __future__ import annotations
 
 import gc
+import inspect
 import json
 from pathlib import Path
 from typing import Annotated, Optional
@@ -17,11 +18,9 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from .semantic_types import DEFAULT_TUIS
+from . import options as opt
 from .config import CONFIG_SETTINGS, config_callback
 from .errors import Rocov2Error
-
-
 
 class ExpectedErrors(TyperGroup):
     """The one CLI handler: an expected failure (bad input, a missing stage output, a locked run
@@ -115,6 +114,29 @@ def scan_command(
     typer.echo(f"{out}: {summary.line()}")
 
 
+# -- the stage options: each declared once, shared by its stage's command and by `build` ---------
+# A command's parameters are put together from these groups (`takes`); its body gets them as one
+# dict and turns them into the stage's options dataclass (`stage_options`).
+
+P = inspect.Parameter
+
+
+def option(name: str, annotation, default=P.empty) -> inspect.Parameter:
+    return P(name, P.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+def takes(*groups: list[inspect.Parameter]):
+    """The command's parameters are these groups, in order (each option declared once, here)."""
+    def wrap(func):
+        func.__signature__ = inspect.Signature([p for group in groups for p in group])
+        return func
+    return wrap
+
+
+def comma_list(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
 def parse_gpus(text: str) -> int:
     """`--gpus N` or `--gpus all` (-1: every visible CUDA device)."""
     if text.strip().lower() == "all":
@@ -128,62 +150,123 @@ def parse_gpus(text: str) -> int:
     return gpus
 
 
-GpusOption = Annotated[str, typer.Option(help="GPUs, one shard worker each (CUDA); 'all' for every visible one; 0 runs on the CPU.")]
+def parse_ratios(text: str) -> tuple[float, ...]:
+    try:
+        ratios = tuple(float(x) for x in text.split(","))
+    except ValueError as e:
+        raise typer.BadParameter(f"ratios must be numbers like {','.join(map(str, opt.RATIOS))}, not {text!r}") from e
+    if len(ratios) != 3 or abs(sum(ratios) - 1) > 1e-6 or min(ratios) < 0:
+        raise typer.BadParameter("ratios must be three non-negative numbers (train,valid,test) summing to 1")
+    return ratios
+
+
+#: option → its value as the stage's dataclass takes it (default: a path as a string, the rest as given)
+CONVERT = {"gpus": parse_gpus, "licenses": comma_list, "formats": comma_list, "ratios": parse_ratios,
+           "tuis": lambda text: comma_list(text) or None, "manual": lambda paths: tuple(str(p) for p in paths or ())}
+#: option → the dataclass field it fills, where the names differ
+FIELD = {"progress": "show_progress", "lang_threshold": "threshold"}
+#: options with a closed set of values
+CHOICES = {"lang_rule": opt.LANG_RULES, "group_by": opt.GROUPINGS, "decision": opt.DECISIONS, "executor": opt.EXECUTORS}
+
+
+def stage_options(cls, params: dict, **fixed):
+    """The stage options dataclass `cls` from a command's parameters (None: the dataclass's default)."""
+    from dataclasses import fields
+
+    names = {f.name for f in fields(cls)}
+    values = {}
+    for name, value in params.items():
+        if FIELD.get(name, name) not in names or value is None:
+            continue
+        if name in CHOICES and value not in CHOICES[name]:
+            raise typer.BadParameter(f"{name.replace('_', '-')} must be {' or '.join(CHOICES[name])}, not {value!r}")
+        convert = CONVERT.get(name, lambda v: str(v) if isinstance(v, Path) else v)
+        values[FIELD.get(name, name)] = convert(value)
+    return cls(**{**values, **fixed})
+
+
+Paths = Annotated[list[Path], typer.Argument(help="Packages, folders (searched recursively), article folders or list files.")]
 ConfigOption = Annotated[Optional[Path], typer.Option("--config", callback=config_callback, is_eager=True, help="TOML file of option values (names as the flags; flags and ROCOV2_FAST_<OPTION> override it).")]
+Progress = Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="Progress display (default: a bar on a terminal, lines otherwise).")]
+RunDirArg = Annotated[Path, typer.Argument(help="A run directory (the stage before this one has run in it).")]
+
+FILTER_OPTIONS = [
+    option("gpus", Annotated[str, typer.Option(help="GPUs, one shard worker each (CUDA); 'all' for every visible one; 0 runs on the CPU.")], "0"),
+    option("workers", Annotated[int, typer.Option(help="Decode threads in total (0: one per core), split over the shard workers.", min=0)], 0),
+    option("shard_workers", Annotated[int, typer.Option(help="Shard workers (processes, or Ray actors) (0: one per GPU, or one on the CPU).", min=0)], 0),
+    option("file_list", Annotated[Optional[Path], typer.Option(help="oa_file_list.csv: packages whose licence is excluded are not even read.")], None),
+    option("licenses", Annotated[str, typer.Option(help="Licences to keep, comma-separated.")], ",".join(opt.LICENSES)),
+    option("compound_model", Annotated[Optional[Path], typer.Option(help="ONNX compound-figure model (default: the shipped one).")], None),
+    option("radiology_model", Annotated[Optional[Path], typer.Option(help="ONNX radiology model (default: the shipped one).")], None),
+    option("batch_size", Annotated[int, typer.Option(help="Images per inference batch.", min=1)], opt.BATCH_SIZE),
+    option("dedup_distance", Annotated[int, typer.Option(help="pHash Hamming radius for near-duplicate candidates (see docs/filter.md).", min=0, max=32)], opt.DEDUP_DISTANCE),
+    option("shard_size", Annotated[int, typer.Option(help="Packages per manifest shard (the unit of work and of resume).", min=1)], opt.SHARD_SIZE),
+    option("compound_threshold", Annotated[Optional[float], typer.Option(help="Drop as compound at score >= this (default: the model's).")], None),
+    option("radiology_threshold", Annotated[Optional[float], typer.Option(help="Keep as radiology at score >= this (default: the model's).")], None),
+    option("decision", Annotated[str, typer.Option(help="What the thresholds apply to: 'image' (the CNNs' scores) or 'image+caption' (moved by caption evidence; docs/caption-evidence.md).")], opt.DECISION),
+    option("layout_threshold", Annotated[Optional[float], typer.Option(help=f"The layout detector alone calls a figure compound at this score with >= 2 panels (default {opt.LAYOUT_THRESHOLD}; above 1 turns it off; docs/ingest.md).")], None),
+    option("executor", Annotated[str, typer.Option(help="'local' (this node) or 'ray' (a Ray cluster; pip install 'rocov2-fast[ray]').")], opt.EXECUTOR),
+    option("ray_address", Annotated[Optional[str], typer.Option(help="Ray cluster to join (default: start a local Ray instance).")], None),
+    option("force_unlock", Annotated[bool, typer.Option(help="Take RUN_DIR/lock even if another process seems to hold it.")], False),
+    option("cpu_sessions", Annotated[bool, typer.Option(help="Run the models on the CPU even where workers hold GPUs.")], False),
+    option("progress_interval", Annotated[float, typer.Option(help="Seconds between progress lines when stderr is not a terminal.", min=0.0)], opt.PROGRESS_INTERVAL),
+    option("progress", Progress, None),
+]
+FILTER_ONLY = [
+    option("fresh", Annotated[bool, typer.Option(help="Discard what RUN_DIR holds and start over (default: resume).")], False),
+    option("rethreshold", Annotated[bool, typer.Option(help="Re-decide a finished run from its stored scores, without decoding (or: `rocov2-fast rethreshold`).")], False),
+    option("num_nodes", Annotated[int, typer.Option(help="Without Ray: the number of nodes sharing the run (each runs with its --node-rank).", min=1)], 1),
+    option("node_rank", Annotated[int, typer.Option(help="Without Ray: this node's shards are those with k % num_nodes == node_rank; it does not finish.", min=0)], 0),
+    option("finish_only", Annotated[bool, typer.Option(help="Only finish (near-duplicates, manifest, summary) once every shard is done.")], False),
+    option("dry_run", Annotated[bool, typer.Option(help="Show sources, what the file list excludes, shards to do and done; decode nothing.")], False),
+    option("config", ConfigOption, None),
+]
+CAPTION_OPTIONS = [
+    option("lang_rule", Annotated[str, typer.Option(help="'default' (fastText + evidence of another language) or 'paper' (ROCOv2's rule).")], opt.LANG_RULE),
+    option("lang_threshold", Annotated[float, typer.Option("--lang-threshold", "--threshold", help="Drop non-English captions above this fastText probability.")], opt.LANG_THRESHOLD),
+    option("min_letters", Annotated[int, typer.Option(help="Captions with fewer letters are minimal.", min=0)], opt.MIN_LETTERS),
+]
+CONCEPT_OPTIONS = [
+    option("medcat_model", Annotated[Optional[Path], typer.Option(help="MedCAT model pack (folder or .zip); default: the shipped ROCOv2 pack.")], None),
+    option("min_images", Annotated[int, typer.Option(help="Keep concepts occurring in more than this many images.", min=0)], opt.MIN_IMAGES),
+    option("tuis", Annotated[str, typer.Option(help="Allowed semantic types, comma-separated ('' for all).")], ",".join(opt.TUIS)),
+    option("blacklist", Annotated[Optional[Path], typer.Option(help="File of CUIs to drop, one per line.")], None),
+    option("remap", Annotated[Optional[Path], typer.Option(help="CSV from,to: CUIs to replace.")], None),
+    option("manual", Annotated[Optional[list[Path]], typer.Option(help="Annotator CSV(s) ID,CUIs of manual concepts (repeatable).")], None),
+    option("processes", Annotated[int, typer.Option(help="MedCAT processes.", min=1)], opt.PROCESSES),
+]
+SUGGEST_OPTIONS = [
+    option("min_confidence", Annotated[Optional[float], typer.Option(help="Suggest a modality only at this confidence or above (default: the shipped model's, set for 97.5 % precision).", min=0.0, max=1.0)], None),
+]
+SPLIT_OPTIONS = [
+    option("ratios", Annotated[str, typer.Option(help="train,valid,test shares.")], ",".join(map(str, opt.RATIOS))),
+    option("seed", Annotated[int, typer.Option(help="Same seed, same split.")], opt.SEED),
+    option("group_by", Annotated[str, typer.Option(help="'article' (all figures of an article in one split) or 'none'.")], opt.GROUP_BY),
+    option("suggested_manual", Annotated[bool, typer.Option("--suggested-manual/--annotated-only", help="Images without annotated manual concepts take the caption-based suggestions.")], True),
+]
+EXPORT_OPTIONS = [
+    option("prefix", Annotated[str, typer.Option(help="Image ID prefix: <prefix>_<split>_NNNNNN.")], opt.PREFIX),
+    option("shard_bytes", Annotated[Optional[int], typer.Option(help="Shard size cap in bytes (hf default 500 MB, wds 1 GB).", min=1)], None),
+]
 
 
 @app.command("filter", context_settings=CONFIG_SETTINGS)
-def filter_command(
-    inputs: Annotated[Optional[list[Path]], typer.Argument(help="Packages, folders, article folders or list files (as for scan).")] = None,
-    out: Annotated[Path, typer.Option("--out", help="Run directory (manifest, images, summary.json, logs/).")] = ...,
-    gpus: GpusOption = "0",
-    workers: Annotated[int, typer.Option(help="Decode threads in total (0: one per core), split over the shard workers.", min=0)] = 0,
-    shard_workers: Annotated[int, typer.Option(help="Shard workers (processes, or Ray actors) (0: one per GPU, or one on the CPU).", min=0)] = 0,
-    file_list: Annotated[Optional[Path], typer.Option(help="oa_file_list.csv: packages whose licence is excluded are not even read.")] = None,
-    licenses: Annotated[str, typer.Option(help="Licences to keep, comma-separated.")] = "CC BY,CC BY-NC",
-    compound_model: Annotated[Optional[Path], typer.Option(help="ONNX compound-figure model (default: the shipped one).")] = None,
-    radiology_model: Annotated[Optional[Path], typer.Option(help="ONNX radiology model (default: the shipped one).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Images per inference batch.", min=1)] = 256,
-    dedup_distance: Annotated[int, typer.Option(help="pHash Hamming radius for near-duplicate candidates (see docs/filter.md).", min=0, max=32)] = 6,
-    shard_size: Annotated[int, typer.Option(help="Packages per manifest shard (the unit of work and of resume).", min=1)] = 64,
-    fresh: Annotated[bool, typer.Option(help="Discard what RUN_DIR holds and start over (default: resume).")] = False,
-    compound_threshold: Annotated[Optional[float], typer.Option(help="Drop as compound at score >= this (default: the model's).")] = None,
-    radiology_threshold: Annotated[Optional[float], typer.Option(help="Keep as radiology at score >= this (default: the model's).")] = None,
-    rethreshold: Annotated[bool, typer.Option(help="Re-decide a finished run from its stored scores, without decoding.")] = False,
-    decision: Annotated[str, typer.Option(help="What the thresholds apply to: 'image' (the CNNs' scores) or 'image+caption' (moved by caption evidence; docs/caption-evidence.md).")] = "image",
-    layout_threshold: Annotated[Optional[float], typer.Option(help="The layout detector alone calls a figure compound at this score with >= 2 panels (default 0.7; above 1 turns it off; docs/ingest.md).")] = None,
-    executor: Annotated[str, typer.Option(help="'local' (this node) or 'ray' (a Ray cluster; pip install 'rocov2-fast[ray]').")] = "local",
-    ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster to join (default: start a local Ray instance).")] = None,
-    num_nodes: Annotated[int, typer.Option(help="Without Ray: the number of nodes sharing the run (each runs with its --node-rank).", min=1)] = 1,
-    node_rank: Annotated[int, typer.Option(help="Without Ray: this node's shards are those with k % num_nodes == node_rank; it does not finish.", min=0)] = 0,
-    finish_only: Annotated[bool, typer.Option(help="Only finish (near-duplicates, manifest, summary) once every shard is done.")] = False,
-    dry_run: Annotated[bool, typer.Option(help="Show sources, what the file list excludes, shards to do and done; decode nothing.")] = False,
-    force_unlock: Annotated[bool, typer.Option(help="Take RUN_DIR/lock even if another process seems to hold it.")] = False,
-    cpu_sessions: Annotated[bool, typer.Option(help="Run the models on the CPU even where workers hold GPUs.")] = False,
-    progress_interval: Annotated[float, typer.Option(help="Seconds between progress lines when stderr is not a terminal.", min=0.0)] = 30.0,
-    progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="Progress display (default: a bar on a terminal, lines otherwise).")] = None,
-    config: ConfigOption = None,
-) -> None:
+@takes([option("inputs", Annotated[Optional[list[Path]], typer.Argument(help="Packages, folders, article folders or list files (as for scan).")], None),
+        option("out", Annotated[Path, typer.Option("--out", help="Run directory (manifest, images, summary.json, logs/).")], ...)],
+       FILTER_OPTIONS, FILTER_ONLY)
+def filter_command(**p) -> None:
     """Licence-first filtering with the compound and radiology CNNs and near-duplicate removal; resumable."""
     from .filter.run import FilterOptions, dry_run as dry_run_of, rethreshold as rethreshold_run, run_filter
 
-    if rethreshold:
-        print_rethreshold(out, rethreshold_run(out, compound_threshold, radiology_threshold, dedup_distance, layout_threshold))
+    out = p["out"]
+    if p["rethreshold"]:
+        print_rethreshold(out, rethreshold_run(out, p["compound_threshold"], p["radiology_threshold"], p["dedup_distance"],
+                                               p["layout_threshold"]))
         return
-    if not inputs and not finish_only:
+    if not p["inputs"] and not p["finish_only"]:
         raise typer.BadParameter("give at least one INPUT (or --finish-only)")
-    opts = FilterOptions(inputs=[str(p) for p in inputs or []], out=out, gpus=parse_gpus(gpus), workers=workers,
-                         file_list=str(file_list) if file_list else None,
-                         licenses=tuple(x.strip() for x in licenses.split(",") if x.strip()),
-                         compound_model=str(compound_model) if compound_model else None,
-                         radiology_model=str(radiology_model) if radiology_model else None, batch_size=batch_size,
-                         dedup_distance=dedup_distance, shard_size=shard_size, fresh=fresh, show_progress=progress,
-                         compound_threshold=compound_threshold, radiology_threshold=radiology_threshold,
-                         shard_workers=shard_workers, cpu_sessions=cpu_sessions, executor=executor, ray_address=ray_address,
-                         num_nodes=num_nodes, node_rank=node_rank, finish_only=finish_only, force_unlock=force_unlock,
-                         progress_interval=progress_interval, decision=decision,
-                         **({"layout_threshold": layout_threshold} if layout_threshold is not None else {}))
-    if dry_run:
+    opts = stage_options(FilterOptions, p, inputs=[str(x) for x in p["inputs"] or []], out=out)
+    if p["dry_run"]:
         print_dry_run(dry_run_of(opts))
         return
     summary = run_filter(opts)
@@ -294,18 +377,15 @@ def train_filter_command(
 
 
 @app.command("captions")
-def captions_command(
-    run_dir: Annotated[Path, typer.Argument(help="A filter run directory (reads manifest.parquet).")],
-    lang_rule: Annotated[str, typer.Option(help="'default' (fastText + evidence of another language) or 'paper' (ROCOv2's rule).")] = "default",
-    threshold: Annotated[float, typer.Option(help="Drop non-English captions above this fastText probability.")] = 0.45,
-    min_letters: Annotated[int, typer.Option(help="Captions with fewer letters are minimal.", min=0)] = 3,
-) -> None:
+@takes([option("run_dir", Annotated[Path, typer.Argument(help="A filter run directory (reads manifest.parquet).")])], CAPTION_OPTIONS)
+def captions_command(**p) -> None:
     """Clean the kept images' captions; writes RUN_DIR/captions.parquet (keep, reason, lang, lang_prob)."""
+    from dataclasses import asdict
+
     from . import captions
 
-    if lang_rule not in ("default", "paper"):
-        raise typer.BadParameter("lang-rule must be default or paper")
-    result = captions.clean_run(run_dir, lang_rule=lang_rule, threshold=threshold, min_letters=min_letters)
+    run_dir = p["run_dir"]
+    result = captions.clean_run(run_dir, **asdict(stage_options(captions.CleanOptions, p)))
     counts = dict(result.group_by("reason").len().rows())
     kept = counts.pop(None, 0)
     typer.echo(f"{run_dir / 'captions.parquet'}: {kept} captions kept, dropped: "
@@ -313,36 +393,25 @@ def captions_command(
 
 
 @app.command("concepts")
-def concepts_command(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory with captions.parquet (from `captions`).")],
-    medcat_model: Annotated[Optional[Path], typer.Option(help="MedCAT model pack (folder or .zip); default: the shipped ROCOv2 pack.")] = None,
-    min_images: Annotated[int, typer.Option(help="Keep concepts occurring in more than this many images.", min=0)] = 10,
-    tuis: Annotated[str, typer.Option(help="Allowed semantic types, comma-separated ('' for all).")] = ",".join(DEFAULT_TUIS),
-    blacklist: Annotated[Optional[Path], typer.Option(help="File of CUIs to drop, one per line.")] = None,
-    remap: Annotated[Optional[Path], typer.Option(help="CSV from,to: CUIs to replace.")] = None,
-    manual: Annotated[Optional[list[Path]], typer.Option(help="Annotator CSV(s) ID,CUIs of manual concepts (repeatable).")] = None,
-    processes: Annotated[int, typer.Option(help="MedCAT processes.", min=1)] = 1,
-) -> None:
+@takes([option("run_dir", Annotated[Path, typer.Argument(help="A run directory with captions.parquet (from `captions`).")])], CONCEPT_OPTIONS)
+def concepts_command(**p) -> None:
     """MedCAT concept extraction with the ROCOv2 filters and manual concepts merged with priority."""
-    from .concepts.run import concepts_run
+    from .build import run_concepts_stage
+    from .concepts.run import ConceptsOptions
 
-    summary = concepts_run(run_dir, model=str(medcat_model) if medcat_model else None, min_images=min_images,
-                           tuis=tuple(t.strip() for t in tuis.split(",") if t.strip()) or None,
-                           blacklist=str(blacklist) if blacklist else None, remap=str(remap) if remap else None,
-                           manual=[str(m) for m in manual or []], n_process=processes)
+    run_dir = p["run_dir"]
+    summary = run_concepts_stage(run_dir, stage_options(ConceptsOptions, p), False)
     typer.echo(f"{run_dir / 'concepts.parquet'}, {run_dir / 'cui_mapping.csv'}: {summary}")
 
 
 @app.command("suggest-manual")
-def suggest_manual_command(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory with captions.parquet.")],
-    min_confidence: Annotated[Optional[float], typer.Option(help="Suggest a modality only at this confidence or above (default: the shipped model's, set for 97.5 % precision).", min=0.0, max=1.0)] = None,
-) -> None:
+@takes([option("run_dir", Annotated[Path, typer.Argument(help="A run directory with captions.parquet.")])], SUGGEST_OPTIONS)
+def suggest_manual_command(**p) -> None:
     """Propose a modality (with its confidence) and the X-ray region/projection for annotators."""
     from .concepts.run import suggest_run
 
-    out = suggest_run(run_dir, min_confidence=min_confidence)
-    typer.echo(f"{run_dir / 'manual_suggestions.parquet'}: {out['modality'].is_not_null().sum()} of {out.height} captions "
+    out = suggest_run(p["run_dir"], min_confidence=p["min_confidence"])
+    typer.echo(f"{p['run_dir'] / 'manual_suggestions.parquet'}: {out['modality'].is_not_null().sum()} of {out.height} captions "
                "get a modality suggestion")
 
 
@@ -356,50 +425,35 @@ def build_concept_model_command(
     typer.echo(f"built {build_pack(out)}")
 
 
-def parse_ratios(text: str) -> tuple[float, ...]:
-    try:
-        ratios = tuple(float(x) for x in text.split(","))
-    except ValueError as e:
-        raise typer.BadParameter(f"ratios must be numbers like 0.75,0.125,0.125, not {text!r}") from e
-    if len(ratios) != 3 or abs(sum(ratios) - 1) > 1e-6 or min(ratios) < 0:
-        raise typer.BadParameter("ratios must be three non-negative numbers (train,valid,test) summing to 1")
-    return ratios
-
-
 @app.command("split")
-def split_command(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory after `captions` and `concepts` (and `suggest-manual`).")],
-    ratios: Annotated[str, typer.Option(help="train,valid,test shares.")] = "0.75,0.125,0.125",
-    seed: Annotated[int, typer.Option(help="Same seed, same split.")] = 0,
-    group_by: Annotated[str, typer.Option(help="'article' (all figures of an article in one split) or 'none'.")] = "article",
-    suggested_manual: Annotated[bool, typer.Option("--suggested-manual/--annotated-only", help="Images without annotated manual concepts take the caption-based suggestions.")] = True,
-) -> None:
+@takes([option("run_dir", Annotated[Path, typer.Argument(help="A run directory after `captions` and `concepts` (and `suggest-manual`).")])],
+       SPLIT_OPTIONS)
+def split_command(**p) -> None:
     """Stratified train/valid/test split on the manual concepts → RUN_DIR/dataset.parquet."""
-    from .dataset.split import split_run
+    from .dataset.split import SplitOptions, split_run
 
-    if group_by not in ("article", "none"):
-        raise typer.BadParameter("group-by must be article or none")
-    summary = split_run(run_dir, ratios=parse_ratios(ratios), seed=seed, group_by=group_by, use_suggestions=suggested_manual)
+    o = stage_options(SplitOptions, p)
+    run_dir = p["run_dir"]
+    summary = split_run(run_dir, ratios=o.ratios, seed=o.seed, group_by=o.group_by, use_suggestions=o.suggested_manual)
     q = summary["quality"]
     typer.echo(f"{run_dir / 'dataset.parquet'}: {summary['sizes']}; label distribution LD {q['LD']:.4f}, "
                f"largest label gap {q['max_label_gap_points']:.1f} points; unseen concepts removed {summary['unseen_concepts_removed']}")
 
 
 @app.command("export")
-def export_command(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory with dataset.parquet (from `split` or `import-rocov2`).")],
-    out: Annotated[Path, typer.Option("--out", help="Folder to write the dataset into.")],
-    format: Annotated[str, typer.Option("--format", help="'rocov2' (the release files), 'hf' (Hugging Face parquet) or 'wds' (WebDataset tar shards).")] = "rocov2",
-    prefix: Annotated[str, typer.Option(help="Image ID prefix: <prefix>_<split>_NNNNNN.")] = "ROCOv2_2023",
-    shard_bytes: Annotated[Optional[int], typer.Option(help="Shard size cap in bytes (hf default 500 MB, wds 1 GB).", min=1)] = None,
-) -> None:
+@takes([option("run_dir", Annotated[Path, typer.Argument(help="A run directory with dataset.parquet (from `split` or `import-rocov2`).")]),
+        option("out", Annotated[Path, typer.Option("--out", help="Folder to write the dataset into.")]),
+        option("format", Annotated[str, typer.Option("--format", help="'rocov2' (the release files), 'hf' (Hugging Face parquet) or 'wds' (WebDataset tar shards).")], "rocov2")],
+       EXPORT_OPTIONS)
+def export_command(**p) -> None:
     """Write the split dataset as the ROCOv2 release files, Hugging Face parquet shards or WebDataset tars."""
-    from .dataset.export import WRITERS, export
+    from .dataset.export import WRITERS, ExportOptions, export
 
-    if format not in WRITERS:
+    fmt = p["format"]
+    if fmt not in WRITERS:
         raise typer.BadParameter(f"format must be one of {', '.join(WRITERS)}")
-    sharding = {"shard_bytes": shard_bytes} if shard_bytes and format != "rocov2" else {}
-    typer.echo(str(export(run_dir, out, format, prefix=prefix, **sharding)))
+    o = stage_options(ExportOptions, p)
+    typer.echo(str(export(p["run_dir"], p["out"], fmt, **o.writer_options(fmt))))
 
 
 @app.command("import-rocov2")
@@ -430,55 +484,38 @@ def report_command(
                f"{stats['distinct_concepts']} concepts, splits {stats['splits']}")
 
 
-@app.command("build", context_settings=CONFIG_SETTINGS)
-def build_command(
-    ctx: typer.Context,
-    inputs: Annotated[list[Path], typer.Argument(help="Packages, folders, article folders or list files (as for filter).")],
-    out: Annotated[Path, typer.Option("--out", help="Run directory: everything lands here (export/ and report.html too).")],
-    gpus: Annotated[int, typer.Option(help="One inference session per GPU; 0 runs on the CPU.", min=0)] = 0,
-    workers: Annotated[int, typer.Option(help="Decode threads (0: one per core).", min=0)] = 0,
-    file_list: Annotated[Optional[Path], typer.Option(help="oa_file_list.csv.")] = None,
-    licenses: Annotated[str, typer.Option(help="Licences to keep, comma-separated.")] = "CC BY,CC BY-NC",
-    compound_model: Annotated[Optional[Path], typer.Option(help="ONNX compound-figure model.")] = None,
-    radiology_model: Annotated[Optional[Path], typer.Option(help="ONNX radiology model.")] = None,
-    batch_size: Annotated[int, typer.Option(min=1)] = 256,
-    dedup_distance: Annotated[int, typer.Option(min=0, max=32)] = 6,
-    lang_rule: Annotated[str, typer.Option(help="'default' or 'paper'.")] = "default",
-    medcat_model: Annotated[Optional[Path], typer.Option(help="MedCAT model pack.")] = None,
-    min_images: Annotated[int, typer.Option(help="Keep concepts occurring in more than this many images.", min=0)] = 10,
-    manual: Annotated[Optional[list[Path]], typer.Option(help="Annotator CSV(s) ID,CUIs (repeatable).")] = None,
-    suggested_manual: Annotated[bool, typer.Option("--suggested-manual/--annotated-only")] = True,
-    ratios: Annotated[str, typer.Option(help="train,valid,test shares.")] = "0.75,0.125,0.125",
-    seed: Annotated[int, typer.Option()] = 0,
-    group_by: Annotated[str, typer.Option(help="'article' or 'none'.")] = "article",
-    prefix: Annotated[str, typer.Option()] = "ROCOv2_2023",
-    formats: Annotated[str, typer.Option(help="Export formats, comma-separated.")] = "rocov2,hf",
-    redo: Annotated[Optional[list[str]], typer.Option(help="Rerun this stage (and the ones after it) even if done (repeatable).")] = None,
-    progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress")] = None,
-    config: ConfigOption = None,
-) -> None:
-    """filter → captions → concepts → suggest-manual → split → export → report, resumable stage by stage;
-    RUN_DIR/config.toml records the options (`build --config RUN_DIR/config.toml` repeats the run)."""
-    from .build import BuildOptions, build
+BUILD_ONLY = [
+    option("formats", Annotated[str, typer.Option(help="Export formats, comma-separated (into RUN_DIR/export/<format>).")], ",".join(opt.FORMATS)),
+    option("redo", Annotated[Optional[list[str]], typer.Option(help="Rerun this stage (and the ones after it) even if done (repeatable).")], None),
+    option("config", ConfigOption, None),
+]
 
-    opts = BuildOptions(
-        inputs=[str(p) for p in inputs], out=out, gpus=gpus, workers=workers, file_list=str(file_list) if file_list else None,
-        licenses=tuple(x.strip() for x in licenses.split(",") if x.strip()),
-        compound_model=str(compound_model) if compound_model else None,
-        radiology_model=str(radiology_model) if radiology_model else None, batch_size=batch_size,
-        dedup_distance=dedup_distance, lang_rule=lang_rule, medcat_model=str(medcat_model) if medcat_model else None,
-        min_images=min_images, manual=[str(m) for m in manual or []], suggested_manual=suggested_manual,
-        ratios=parse_ratios(ratios), seed=seed, group_by=group_by, prefix=prefix,
-        formats=tuple(f.strip() for f in formats.split(",") if f.strip()), redo=tuple(redo or ()), show_progress=progress)
+
+@app.command("build", context_settings=CONFIG_SETTINGS)
+@takes([P("ctx", P.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+        option("inputs", Annotated[list[Path], typer.Argument(help="Packages, folders, article folders or list files (as for filter).")]),
+        option("out", Annotated[Path, typer.Option("--out", help="Run directory: everything lands here (export/ and report.html too).")])],
+       FILTER_OPTIONS, CAPTION_OPTIONS, CONCEPT_OPTIONS, SUGGEST_OPTIONS, SPLIT_OPTIONS, EXPORT_OPTIONS, BUILD_ONLY)
+def build_command(ctx: typer.Context, **p) -> None:
+    """filter → captions → concepts → suggest-manual → split → export → report, resumable stage by stage
+    (a stage reruns when what it reads or its options changed); RUN_DIR/config.toml records the options
+    (`build --config RUN_DIR/config.toml` repeats the run)."""
+    from .build import STAGE_OPTIONS, BuildOptions, build
     from .config import CONFIG_FILE, write_config
 
+    out = p["out"]
+    stages = {name: stage_options(cls, p) for name, cls in STAGE_OPTIONS.items() if name != "filter"}
+    from .filter.run import FilterOptions
+
+    opts = BuildOptions(stage_options(FilterOptions, p, inputs=[str(x) for x in p["inputs"]], out=out),
+                        redo=tuple(p["redo"] or ()), **stages)
     write_config(out / CONFIG_FILE, ctx.params)
     try:
         state = build(opts, log=typer.echo)
     except ValueError as e:  # an unknown stage or format (the rest: ExpectedErrors)
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e
-    exports = ", ".join(str(out / "export" / f) for f in opts.formats)
+    exports = ", ".join(str(out / "export" / f) for f in opts.export.formats)
     typer.echo(f"dataset: {exports}; report: {out / 'report.html'} ({state['report']['result']['images']} images)")
 
 

@@ -4,18 +4,47 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
+from ..options import MIN_IMAGES, PROCESSES, TUIS
 from .extract import canonical_names, cui_types, extract
-from .filters import DEFAULT_TUIS, apply_filters, read_blacklist, read_remap
+from .filters import apply_filters, read_blacklist, read_remap
 from .manual import merge, read_manual, suggest_manual
 
 
-def concepts_run(run_dir: Path, *, model: str | None = None, min_images: int = 10,
-                 tuis: tuple[str, ...] | None = DEFAULT_TUIS, blacklist: str | None = None, remap: str | None = None,
-                 manual: list[str] | None = None, n_process: int = 1) -> dict:
+@dataclass(frozen=True)
+class ConceptsOptions:
+    """`rocov2-fast concepts` (and `build`'s concepts stage)."""
+
+    #: MedCAT model pack (folder or .zip); None: the shipped ROCOv2 pack
+    medcat_model: str | None = None
+    min_images: int = MIN_IMAGES
+    #: allowed semantic types (None: all)
+    tuis: tuple[str, ...] | None = TUIS
+    #: file of CUIs to drop, one per line
+    blacklist: str | None = None
+    #: CSV from,to: CUIs to replace
+    remap: str | None = None
+    #: annotator CSV(s) ID,CUIs of manual concepts
+    manual: tuple[str, ...] = field(default_factory=tuple)
+    #: MedCAT processes
+    processes: int = PROCESSES
+
+
+@dataclass(frozen=True)
+class SuggestOptions:
+    """`rocov2-fast suggest-manual` (and `build`'s suggest-manual stage)."""
+
+    #: suggest a modality only at this confidence or above (None: the shipped model's)
+    min_confidence: float | None = None
+
+
+def concepts_run(run_dir: Path, *, model: str | None = None, min_images: int = MIN_IMAGES,
+                 tuis: tuple[str, ...] | None = TUIS, blacklist: str | None = None, remap: str | None = None,
+                 manual: list[str] | None = None, n_process: int = PROCESSES) -> dict:
     run_dir = Path(run_dir)
     captions = pl.read_parquet(run_dir / "captions.parquet").filter(pl.col("keep"))
     extracted = extract(captions.select("image_id", "caption"), model, n_process)

@@ -20,6 +20,7 @@ import os
 import tarfile
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -29,6 +30,7 @@ import pyarrow.parquet as pq
 from ..concepts.modality import MODALITIES
 from ..concepts.pack import canonical_names
 from ..errors import Rocov2Error
+from ..options import FORMATS, PREFIX
 from ..rundir import write_atomic
 from .provenance import facts_markdown, run_facts
 from .tables import SPLITS, read_dataset
@@ -120,7 +122,7 @@ def cui_names(run_dir: Path) -> dict[str, str]:
     return names
 
 
-def export_rocov2(run_dir: Path, out: Path, prefix: str = "ROCOv2_2023") -> dict:
+def export_rocov2(run_dir: Path, out: Path, prefix: str = PREFIX) -> dict:
     run_dir, out = Path(run_dir), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     df = numbered(read_dataset(run_dir), prefix)
@@ -186,7 +188,7 @@ def byte_chunks(sizes: list[int], shard_bytes: int) -> list[range]:
     return chunks
 
 
-def export_hf(run_dir: Path, out: Path, prefix: str = "ROCOv2_2023", shard_bytes: int = SHARD_BYTES) -> dict:
+def export_hf(run_dir: Path, out: Path, prefix: str = PREFIX, shard_bytes: int = SHARD_BYTES) -> dict:
     """Parquet shards `data/{train,validation,test}-NNNNN-of-NNNNN.parquet` + README.md card.
     Shards are planned from the files' sizes and read one at a time, so memory holds one shard."""
     run_dir, out = Path(run_dir), Path(out)
@@ -374,7 +376,7 @@ class TarShards:
         self.shards[-1].update(bytes=path.stat().st_size, sha256=digest.hexdigest())
 
 
-def export_wds(run_dir: Path, out: Path, prefix: str = "ROCOv2_2023", shard_bytes: int = WDS_SHARD_BYTES) -> dict:
+def export_wds(run_dir: Path, out: Path, prefix: str = PREFIX, shard_bytes: int = WDS_SHARD_BYTES) -> dict:
     """WebDataset shards `{split}-NNNNNN.tar` of about `shard_bytes` each (img2dataset's layout):
     per sample `<ID>.jpg` (the bytes the rocov2 export writes), `<ID>.txt` (the caption) and
     `<ID>.json`, in ID order; and `{split}-shards.json`, the index (shards, samples, bytes)."""
@@ -401,6 +403,21 @@ def export_wds(run_dir: Path, out: Path, prefix: str = "ROCOv2_2023", shard_byte
 
 
 WRITERS = {"rocov2": export_rocov2, "hf": export_hf, "wds": export_wds}
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """`rocov2-fast export` (one format) and `build`'s export stage (each of `formats`, into RUN_DIR/export/<format>)."""
+
+    prefix: str = PREFIX
+    #: formats `build` writes (WRITERS' keys)
+    formats: tuple[str, ...] = FORMATS
+    #: shard size cap in bytes for hf and wds (None: the format's default)
+    shard_bytes: int | None = None
+
+    def writer_options(self, fmt: str) -> dict:
+        """`export`'s keyword arguments for one format."""
+        return {"prefix": self.prefix, **({"shard_bytes": self.shard_bytes} if self.shard_bytes and fmt != "rocov2" else {})}
 
 
 def export(run_dir: Path, out: Path, fmt: str, **options) -> dict:

@@ -9,15 +9,28 @@ Concepts of valid/test images that never occur in train are removed from valid/t
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from ..options import GROUP_BY, GROUPINGS, RATIOS as DEFAULT_RATIOS, SEED
 from ..rundir import write_atomic
 from .tables import SPLITS, assemble, write_dataset
 
-DEFAULT_RATIOS = (0.75, 0.125, 0.125)
+
+@dataclass(frozen=True)
+class SplitOptions:
+    """`rocov2-fast split` (and `build`'s split stage)."""
+
+    #: train, valid, test shares
+    ratios: tuple[float, ...] = DEFAULT_RATIOS
+    seed: int = SEED
+    #: 'article' (all figures of an article in one split) or 'none'
+    group_by: str = GROUP_BY
+    #: images without annotated manual concepts take the caption-based suggestions
+    suggested_manual: bool = True
 
 
 def iterative_stratification(labels: list[list[str]], groups: list[str] | None, ratios=DEFAULT_RATIOS,
@@ -107,9 +120,9 @@ def remove_unseen_concepts(df: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, in
     return df.with_columns(columns), removed
 
 
-def split_run(run_dir: Path, *, ratios=DEFAULT_RATIOS, seed: int = 0, group_by: str = "article",
+def split_run(run_dir: Path, *, ratios=DEFAULT_RATIOS, seed: int = SEED, group_by: str = GROUP_BY,
               use_suggestions: bool = True) -> dict:
-    if group_by not in ("article", "none"):
+    if group_by not in GROUPINGS:
         raise ValueError(f"group_by must be 'article' or 'none', not {group_by!r}")
     run_dir = Path(run_dir)
     df = assemble(run_dir, use_suggestions=use_suggestions)

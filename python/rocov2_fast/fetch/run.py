@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..options import LICENSES
 from ..progress import TransferProgress
 from . import cloud, legacy
 from .http import Downloader
@@ -24,7 +25,7 @@ class FetchOptions:
     out: Path
     base_url: str | None = None
     file_list: str | None = None
-    licenses: tuple[str, ...] = ("CC BY", "CC BY-NC")
+    licenses: tuple[str, ...] = LICENSES
     layout: str = "legacy"
     only: str = "xml,figures"
     jobs: int = 8

@@ -41,11 +41,11 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-DECISIONS = ("image", "image+caption")
-#: `image`: the combined rule has not been measured on real (image, caption) pairs (none are
+from ..options import DECISION as DEFAULT_DECISION, DECISIONS  # noqa: E402,F401
+
+#: DEFAULT_DECISION `image`: the combined rule has not been measured on real (image, caption) pairs (none are
 #: available to this project yet), so the decision that changes nothing stays the default; the
 #: caption classifier alone measures ROC AUC 0.886 on held-out ROCO captions (docs/caption-evidence.md).
-DEFAULT_DECISION = "image"
 
 # --- radiology vocabulary ---------------------------------------------------------------------
 # Word-boundary, case-insensitive alternations; `(?-i:...)` marks case-sensitive short forms

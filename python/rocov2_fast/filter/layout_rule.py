@@ -18,7 +18,7 @@ import math
 #: Layout score at or above which (with >= 2 panels) a figure counts as compound on its own.
 #: A cut's confidence is 0.35 + 0.45·straightness + 0.2·cleanliness; 0.7 asks for a flat gutter
 #: with clearly straight panel edges on both sides (benches/bench_layout.py).
-DEFAULT_LAYOUT_THRESHOLD = 0.7
+from ..options import LAYOUT_THRESHOLD as DEFAULT_LAYOUT_THRESHOLD  # noqa: E402
 
 
 def is_compound(cnn_score: float | None, layout_score: float | None, panel_count: int | None,
