@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
 from .caption_evidence import DECISIONS, combine_compound, combine_radiology, score_captions
 from .layout_rule import DEFAULT_LAYOUT_THRESHOLD
-from .manifest import MANIFEST_SCHEMA, image_id
+from .manifest import MANIFEST_SCHEMA, accession, image_file_name, sources_image_ids
 
-__all__ = ["DECISIONS", "decide", "decision_scores", "fate_of"]
-
-
-def accession(path: str) -> str | None:
-    name = Path(path).name
-    digits = "".join(c for c in name[3:].split(".")[0] if c.isdigit()) if name.startswith("PMC") else ""
-    return f"PMC{digits}" if digits else None
+__all__ = ["DECISIONS", "accession", "decide", "decision_scores", "fate_of"]
 
 
 def excluded_by_file_list(source: str, listed: dict, allowed: tuple[str, ...]) -> str | None:
@@ -106,9 +98,11 @@ def shard_counts(table: pa.Table) -> dict:
 
 
 def decide(shard: int, df: pl.DataFrame, image_bytes: list[bytes | None], batch: np.ndarray, compound, radiology,
-           thresholds: dict, batch_size: int, write_image, decision: str = "image") -> pa.Table:
+           thresholds: dict, batch_size: int, write_image, decision: str = "image",
+           source_keys: dict[str, str] | None = None) -> pa.Table:
     """Scores every decoded image (and its caption), decides its fate and writes the kept images'
-    original bytes (`write_image(name, bytes) → relative path`)."""
+    original bytes (`write_image(name, bytes) → relative path`). `source_keys`: the plan's
+    disambiguated source keys (manifest.source_keys); every source of the shard is in `df`."""
     n = df.height
     pixel_index = df["pixel_index"].to_list() if "pixel_index" in df.columns else [None] * n
     captions = df["caption"] if "caption" in df.columns else pl.Series("caption", [None] * n, pl.String)
@@ -130,18 +124,15 @@ def decide(shard: int, df: pl.DataFrame, image_bytes: list[bytes | None], batch:
                                             decision, thresholds)
     # Column lists, not row dicts; image bytes are touched only for kept images.
     column = {c: df[c].to_list() if c in df.columns else [None] * n
-              for c in ("status", "error", "pmcid", "archive", "graphic", "figure_index", "member")}
-    fates, stages, reasons, ids, paths = [], [], [], [], []
+              for c in ("status", "error", "archive", "graphic", "figure_index", "member")}
+    ids = sources_image_ids(column["archive"], column["graphic"], column["figure_index"], source_keys or {})
+    fates, stages, reasons, paths = [], [], [], []
     for i in range(n):
         fate, stage, reason = fate_of({"status": column["status"][i], "error": column["error"][i]},
                                       compound_decision[i], radiology_decision[i], thresholds["compound"], thresholds["radiology"],
                                       layout_reason(layout_score[i], panel_count[i], thresholds) if by_layout[i] else None)
-        ident = image_id(column["pmcid"][i], column["archive"][i], column["graphic"][i], column["figure_index"][i])
-        path = None
-        if fate == "kept":
-            ext = Path(column["member"][i]).suffix.lower() or ".img"
-            path = write_image(ident + ext, image_bytes[i])
-        fates.append(fate), stages.append(stage), reasons.append(reason), ids.append(ident), paths.append(path)
+        path = write_image(image_file_name(ids[i], column["member"][i]), image_bytes[i]) if fate == "kept" else None
+        fates.append(fate), stages.append(stage), reasons.append(reason), paths.append(path)
     # thumbnails are kept for every decoded image: a rethreshold may keep more
     thumbs = df["thumb32"] if "thumb32" in df.columns else pl.Series("thumb32", [None] * n, pl.Binary)
     out = df.drop([c for c in ("pixel_index", "thumb32") if c in df.columns]).with_columns(

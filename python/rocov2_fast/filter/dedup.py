@@ -8,11 +8,13 @@ representative is the largest image, then the lowest PMCID, then the lowest imag
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import polars as pl
 
 from .._core import antidupl_confirms, near_duplicate_pairs
+from ..errors import Rocov2Error
 
 #: pHash radius for candidates; chosen on the synth corpus's planted near-duplicates (docs/filter.md).
 DEFAULT_DISTANCE = 6
@@ -35,6 +37,10 @@ def find_duplicates(kept: pl.DataFrame, max_distance: int = DEFAULT_DISTANCE) ->
     if kept.height < 2:
         return DedupResult({}, 0, 0)
     ids = kept["image_id"].to_list()
+    if len(set(ids)) != len(ids):  # ids are unique by construction (manifest.py): never pair an image with itself
+        twice = sorted(i for i, n in Counter(ids).items() if n > 1)
+        raise Rocov2Error(f"internal error: {len(twice)} image ids name several kept rows (first: {twice[0]!r}); "
+                          "parts made by an older version? rerun filter with --fresh")
     hashes = [int(h, 16) for h in kept["phash"].to_list()]
     thumbs = kept["thumb32"].to_list()
     widths, heights = kept["width"].to_list(), kept["height"].to_list()
@@ -50,7 +56,7 @@ def find_duplicates(kept: pl.DataFrame, max_distance: int = DEFAULT_DISTANCE) ->
 
     confirmed = 0
     for i, j, _distance in pairs:
-        if antidupl_confirms(thumbs[i], thumbs[j], aspects[i], aspects[j]):
+        if i != j and antidupl_confirms(thumbs[i], thumbs[j], aspects[i], aspects[j]):
             confirmed += 1
             parent[root(i)] = root(j)
     clusters: dict[int, list[int]] = {}

@@ -31,7 +31,7 @@ from .caption_evidence import DECISIONS, DEFAULT_DECISION
 from .decide import accession, align, decision_scores, excluded_by_file_list, fate_of, layout_compound, layout_reason
 from .layout_rule import DEFAULT_LAYOUT_THRESHOLD
 from .finish import STAGES, Funnel, finish, summarise, write_summary  # noqa: F401  (re-exported)
-from .manifest import MANIFEST_SCHEMA
+from .manifest import IMAGE_ID_RULE, MANIFEST_SCHEMA, image_file_name, source_keys
 from .models import FilterModel, default_model_path, require_cuda, visible_gpus
 from .worker import WorkerSpec
 
@@ -109,6 +109,8 @@ def settings_of(opts: FilterOptions, run: RunDir, sources: list[str], compound_p
         # parts written by another version of the manifest's columns cannot be merged with new ones
         "manifest_columns": hashlib.sha256(",".join(MANIFEST_SCHEMA.names).encode()).hexdigest()[:16],
         "thresholds": thresholds_of(run, thresholds),
+        # how image ids are made (manifest.py): parts made by another rule cannot be merged
+        "image_id_rule": IMAGE_ID_RULE,
         "decision": opts.decision,
     }
 
@@ -136,7 +138,9 @@ def plan_run(opts: FilterOptions, run: RunDir) -> dict:
             "shards": (len(sources) + opts.shard_size - 1) // opts.shard_size,
             "file_list_path": str(Path(opts.file_list).resolve()) if opts.file_list else None,
             "compound_model_path": str(compound_path), "radiology_model_path": str(radiology_path),
-            "dedup_distance": opts.dedup_distance}
+            "dedup_distance": opts.dedup_distance,
+            # sources sharing a readable image-id key, with their disambiguated keys (manifest.py)
+            "source_keys": source_keys(sources)}
     previous = run.plan() if run.plan_json.exists() else None
     if previous != plan:
         run.write_plan(plan)
@@ -214,6 +218,24 @@ def unrecognised_licenses(file_list: str) -> dict[str, int]:
     return dict(sorted(unknown.items()))
 
 
+def identity_notes(manifest: pl.DataFrame, plan: dict) -> dict:
+    """What the image ids had to disambiguate (manifest.py): PMCIDs that several sources claim
+    (a copied package, two packages whose XML gives one PMCID), sources sharing a readable key
+    (their ids carry a digest of their path), graphics whose name was not usable as written
+    (unsafe characters, or a name an earlier graphic of the article has). Warned about when any."""
+    claimed = (manifest.filter(pl.col("pmcid").is_not_null()).group_by("pmcid").agg(pl.col("archive").n_unique())
+               .filter(pl.col("archive") > 1).sort("pmcid"))
+    renamed = manifest.filter(pl.col("graphic").is_not_null()
+                              & pl.col("image_id").str.splitn("_", 2).struct.field("field_1").str.contains("~", literal=True))
+    notes = {"pmcids_claimed_by_several_sources": dict(claimed.rows()),
+             "sources_sharing_a_key": len(plan.get("source_keys") or {}), "graphics_renamed": renamed.height}
+    if notes["pmcids_claimed_by_several_sources"] or notes["sources_sharing_a_key"] or notes["graphics_renamed"]:
+        runlog.get().warning(f"image ids: {len(claimed)} PMCIDs claimed by several sources, {notes['sources_sharing_a_key']} "
+                             f"sources sharing a name, {renamed.height} graphics renamed (their ids carry a digest; "
+                             "summary.json 'identity')")
+    return notes
+
+
 def check_options(opts: FilterOptions) -> None:
     if opts.decision not in DECISIONS:
         raise Rocov2Error(f"--decision {opts.decision!r}: choose one of {', '.join(DECISIONS)}")
@@ -267,6 +289,7 @@ def finish_run(run: RunDir, opts: FilterOptions, started: float, done_now: int, 
     summary.update(extra or {})
     if plan.get("file_list_path"):
         summary["file_list_unrecognised_licenses"] = unrecognised_licenses(plan["file_list_path"])
+    summary["identity"] = identity_notes(manifest, plan)
     write_summary(run, summary)
     runlog.get().info(f"finished: {runlog.funnel_line(summary['funnel'])}; manifest.parquet and summary.json written")
     return summary
@@ -363,7 +386,7 @@ def sync_images(run: RunDir, before: pl.DataFrame, after: pl.DataFrame) -> None:
     wanted = {}
     for r in rows:
         if r["fate"] == "kept":
-            r["image_path"] = f"images/{r['image_id']}{Path(r['member']).suffix.lower() or '.img'}"
+            r["image_path"] = f"images/{image_file_name(r['image_id'], r['member'])}"
             if r["image_id"] not in was_kept or not (run.root / r["image_path"]).exists():
                 wanted.setdefault(r["archive"], {})[r["member"]] = r["image_path"]
         elif r["image_path"]:

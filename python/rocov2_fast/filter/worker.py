@@ -66,13 +66,21 @@ class Collected:
         self.sources += 1
         self.stored_bytes += stored
 
-    def frame(self) -> tuple[pl.DataFrame | None, list[bytes | None]]:
-        """The shard's rows (file-list exclusions first) and the image bytes of those rows."""
+    def frame(self, order: list[str]) -> tuple[pl.DataFrame | None, list[bytes | None]]:
+        """The shard's rows and the image bytes of those rows, sources in `order` (the plan's: the
+        core returns them in completion order), each source's rows in the core's (document) order."""
         skipped = self.skipped.num_rows if self.skipped is not None else 0
         tables = [t for t in (self.skipped, self.records.to_table()) if t is not None and t.num_rows]
         if not tables:
             return None, []
-        return pl.from_arrow(pa.concat_tables(tables, promote_options="permissive")), [None] * skipped + self.image_bytes
+        df = pl.from_arrow(pa.concat_tables(tables, promote_options="permissive"))
+        image_bytes = [None] * skipped + self.image_bytes
+        position = {source: i for i, source in enumerate(order)}
+        archives = df["archive"].to_list()
+        rows = sorted(range(df.height), key=lambda r: (position.get(archives[r], len(position)), archives[r] or "", r))
+        if rows != list(range(df.height)):
+            df, image_bytes = df[rows], [image_bytes[r] for r in rows]
+        return df, image_bytes
 
 
 class ShardWorker:
@@ -111,14 +119,15 @@ class ShardWorker:
         return collected
 
     def decide_and_write(self, k: int, collected: Collected, started: float) -> dict:
-        df, image_bytes = collected.frame()
+        df, image_bytes = collected.frame(self.shard_sources(k))
         if df is None:
             table = MANIFEST_SCHEMA.empty_table()
         else:
             size = self.compound.input_size
             batch = np.concatenate(collected.pixels) if collected.pixels else np.zeros((0, size, size, 3), np.uint8)
             table = decide(k, df, image_bytes, batch, self.compound, self.radiology, self.settings["thresholds"],
-                           self.spec.batch_size, self.run.write_image, self.settings.get("decision", "image"))
+                           self.spec.batch_size, self.run.write_image, self.settings.get("decision", "image"),
+                           source_keys=self.plan.get("source_keys") or {})
         counts = shard_counts(table)
         marker = {"counts": counts, "sources": len(self.shard_sources(k)), "stored_bytes": collected.stored_bytes,
                   "seconds": round(time.perf_counter() - started, 3), "worker": self.spec.name}
