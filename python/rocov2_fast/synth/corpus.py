@@ -49,13 +49,13 @@ LICENSE_WORDS = {"CC BY": "Creative Commons Attribution License",
 
 PROFILES = {
     # long side of figures (px), PDF blob bytes
-    "pmc": {"side": (500, 3000), "pdf": (1_000_000, 3_000_000), "supp": (50_000, 300_000)},
-    "tiny": {"side": (240, 640), "pdf": (2_000, 8_000), "supp": (500, 2_000)},
+    "pmc": {"side": (500, 3000), "pdf": (1_000_000, 3_000_000), "supp": (50_000, 300_000), "quality": (75, 95)},
+    "tiny": {"side": (240, 640), "pdf": (2_000, 8_000), "supp": (500, 2_000), "quality": (75, 95)},
 }
 # What textured figures change in a profile (the package sizes follow PMC's: about 2.4 MB).
 TEXTURED_PROFILES = {
-    "pmc": {"side": (500, 2000), "pdf": (500_000, 1_800_000), "supp": (20_000, 200_000)},
-    "tiny": {},
+    "pmc": {"side": (500, 2000), "pdf": (200_000, 1_200_000), "supp": (20_000, 200_000), "quality": (88, 97)},
+    "tiny": {"quality": (88, 97)},
 }
 FIGURES = ("smooth", "textured", "mixed")
 PROGRESSIVE_SHARE = 0.15  # of the JPEGs of a textured or mixed corpus
@@ -151,13 +151,13 @@ def article_xml(pmcid: str, pmid: str, year: int, license_markup: str, body_figs
     )
 
 
-def encode(img: Image.Image, fmt: str, rng: np.random.Generator, variant: str = "") -> bytes:
+def encode(img: Image.Image, fmt: str, rng: np.random.Generator, variant: str = "", quality: tuple[int, int] = (75, 95)) -> bytes:
     buf = io.BytesIO()
     if fmt == "jpg":
         if variant == "cmyk":
             img.convert("CMYK").save(buf, "JPEG", quality=90)
         else:
-            img.save(buf, "JPEG", quality=int(rng.integers(75, 95)), progressive=variant == "progressive")
+            img.save(buf, "JPEG", quality=int(rng.integers(*quality)), progressive=variant == "progressive")
     elif fmt == "gif":
         img.convert("P", palette=Image.ADAPTIVE).save(buf, "GIF")
     elif fmt == "png":
@@ -268,7 +268,7 @@ class CorpusWriter:
                 continue
             img, facts = self.figure_image(rng, pmcid, graphic)
             fmt, variant = self.figure_format(rng)
-            data = encode(img, fmt, rng, variant)
+            data = encode(img, fmt, rng, variant, self.profile["quality"])
             if not self.textured and rng.random() < 0.02:  # a corrupt image: cut in the middle of the scan data
                 data, variant = data[: len(data) // 2], "truncated"
             member = f"{graphic}.{fmt}"

@@ -128,7 +128,7 @@ def _gray(kind: str, rng: np.random.Generator, h: int, w: int) -> Image.Image:
         img = img + 40 * (_crop(rng, sources["terrain"], h, w) - 0.5)
     if kind == "ultrasound":  # speckle is multiplicative and per pixel
         img = img * rng.gamma(4.0, 0.25, (h, w)).astype(np.float32)
-    return _to_image(img + _noise(rng, (h, w), rng.uniform(4, 12)))
+    return _to_image(img + _noise(rng, (h, w), rng.uniform(7, 15)))
 
 
 def _photo(rng: np.random.Generator, h: int, w: int) -> Image.Image:
@@ -139,7 +139,7 @@ def _photo(rng: np.random.Generator, h: int, w: int) -> Image.Image:
     mix = rng.uniform(0.55, 0.85)
     img = (mix * crop + (1 - mix) * scene) * rng.uniform(0.8, 1.2, 3).astype(np.float32)
     img = img * (1 + 0.1 * fractal(rng, h, w, beta=rng.uniform(1.2, 2.0)))[..., None]
-    return _to_image(img + _noise(rng, (h, w, 3), rng.uniform(3, 9)))
+    return _to_image(img + _noise(rng, (h, w, 3), rng.uniform(6, 12)))
 
 
 def _microscopy(rng: np.random.Generator, h: int, w: int) -> Image.Image:
@@ -155,7 +155,7 @@ def _microscopy(rng: np.random.Generator, h: int, w: int) -> Image.Image:
         stroma = np.array([236, 180, 210], np.float32) * (1 + rng.uniform(0.06, 0.14) * stroma_tex)
         nucleus = np.array([95, 55, 150], np.float32) * (1 + 0.2 * nucleus_tex)
     img = stroma * (1 - nuclei) + nucleus * nuclei
-    return _to_image(img + _noise(rng, (h, w, 3), rng.uniform(3, 8)))
+    return _to_image(img + _noise(rng, (h, w, 3), rng.uniform(6, 12)))
 
 
 def _chart(rng: np.random.Generator, h: int, w: int) -> Image.Image:
