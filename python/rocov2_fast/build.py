@@ -8,11 +8,12 @@ stage; `BuildOptions` holds one of each), the run-directory files it reads, and 
 
 Resumable stage by stage, and every stage notices change: DIR/build.json records, for each stage, a
 fingerprint of what it read (the content digests of its input tables and of the files its options
-name, the size and modification time of every source for `filter`) and of its options. A rerun
-skips a stage whose fingerprint is unchanged and reruns one whose fingerprint changed, however the
-earlier run ended (killed, failed, or another command rewrote a table in between); a stage that
-reruns reruns every stage after it, and `redo` forces a stage and the ones after it. `filter`
-resumes inside itself, shard by shard, when its fingerprint is the one it was started with.
+name, the size and modification time of every source for `filter`) and of its options, and the
+digests of what it wrote. A rerun skips a stage whose fingerprint is unchanged and whose outputs are
+as it left them, and reruns it otherwise, however the earlier run ended (killed, failed, or another
+command rewrote a table in between); a stage that reruns reruns every stage after it, and `redo`
+forces a stage and the ones after it. `filter` resumes inside itself, shard by shard, when its
+fingerprint is the one it was started with (and starts over when it is not).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class Stage:
     how: frozenset[str] = frozenset()
     #: options naming files it reads (their content digests are part of its fingerprint)
     files: tuple[str, ...] = ()
+    #: run-directory files (or folders) it writes: a stage whose outputs changed since it wrote them reruns
+    writes: tuple[str, ...] = ()
 
 
 def run_filter_stage(run_dir: Path, o: FilterOptions, fresh: bool) -> dict:
@@ -104,16 +107,18 @@ FILTER_HOW = frozenset({"out", "gpus", "workers", "batch_size", "fresh", "show_p
                         "progress_interval"})
 
 PIPELINE = (
-    Stage("filter", "filter", (), run_filter_stage, FILTER_HOW, ("file_list", "compound_model", "radiology_model")),
-    Stage("captions", "captions", (rundir.MANIFEST,), run_captions_stage),
+    Stage("filter", "filter", (), run_filter_stage, FILTER_HOW, ("file_list", "compound_model", "radiology_model"),
+          (rundir.MANIFEST,)),
+    Stage("captions", "captions", (rundir.MANIFEST,), run_captions_stage, writes=(rundir.CAPTIONS,)),
     Stage("concepts", "concepts", (rundir.CAPTIONS,), run_concepts_stage, frozenset({"processes"}),
-          ("blacklist", "remap", "manual")),
-    Stage("suggest-manual", "suggest", (rundir.CAPTIONS,), run_suggest_stage),
-    Stage("split", "split", (rundir.MANIFEST, rundir.CAPTIONS, rundir.CONCEPTS, rundir.SUGGESTIONS), run_split_stage),
+          ("blacklist", "remap", "manual"), (rundir.CONCEPTS, rundir.CUI_MAPPING, rundir.CONCEPTS_SUMMARY)),
+    Stage("suggest-manual", "suggest", (rundir.CAPTIONS,), run_suggest_stage, writes=(rundir.SUGGESTIONS,)),
+    Stage("split", "split", (rundir.MANIFEST, rundir.CAPTIONS, rundir.CONCEPTS, rundir.SUGGESTIONS), run_split_stage,
+          writes=(rundir.DATASET, rundir.SPLIT_SUMMARY)),
     Stage("export", "export", (rundir.DATASET, rundir.CUI_MAPPING, rundir.MANIFEST, rundir.RUN_JSON, rundir.SUMMARY),
-          run_export_stage),
+          run_export_stage, writes=(rundir.EXPORT,)),
     Stage("report", None, (rundir.DATASET, rundir.CAPTIONS, rundir.CUI_MAPPING, rundir.SUMMARY, rundir.CONCEPTS_SUMMARY,
-                           rundir.SPLIT_SUMMARY), run_report_stage),
+                           rundir.SPLIT_SUMMARY), run_report_stage, writes=(rundir.REPORT_HTML,)),
 )
 STAGES = tuple(stage.name for stage in PIPELINE)
 #: the stage options `BuildOptions` holds, by attribute
@@ -160,10 +165,12 @@ class BuildOptions:
 
 
 def file_digest(path: Path) -> str | None:
-    """A file's content digest (a JSON file's canonical content: key order is not a change); None if absent."""
+    """A file's content digest (a JSON file's canonical content: key order is not a change); None if absent.
+    A folder's: the names, sizes and modification times of the files in it (exports are large)."""
     path = Path(path)
     if path.is_dir():
-        return digest(sorted((str(p.relative_to(path)), file_digest(p)) for p in path.rglob("*") if p.is_file()))
+        return digest(sorted((str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns)
+                             for p in path.rglob("*") if p.is_file()))
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -211,6 +218,10 @@ def fingerprint(stage: Stage, options, run_dir: Path) -> dict:
     return {"digest": digest(print_), "options": chosen}
 
 
+def outputs(stage: Stage, run_dir: Path) -> dict[str, str | None]:
+    return {name: file_digest(run_dir / name) for name in stage.writes}
+
+
 def stage_runners(o: BuildOptions) -> dict[str, Callable[[bool], dict]]:
     """Each stage as a call taking `fresh` (True when its earlier results are stale)."""
     return {stage.name: (lambda fresh, stage=stage: stage.run(o.out, o.of_stage(stage), fresh)) for stage in PIPELINE}
@@ -228,9 +239,10 @@ def check(o: BuildOptions) -> None:
 
 
 def build(o: BuildOptions, log: Callable[[str], None] = print) -> dict:
-    """Every stage in turn: skipped where its fingerprint matches a finished run of it, else run.
-    A stage's fingerprint is recorded before it runs (`done: false`) and again when it ends, so a
-    stage killed part-way resumes (filter, shard by shard) only when nothing it reads changed since."""
+    """Every stage in turn: skipped where its fingerprint matches a finished run of it and its outputs
+    are as it wrote them, else run. A stage's fingerprint is recorded before it runs (`done: false`)
+    and again when it ends, so a stage killed part-way resumes (filter, shard by shard) only when
+    nothing it reads changed since."""
     check(o)
     run_dir = o.out
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -242,17 +254,18 @@ def build(o: BuildOptions, log: Callable[[str], None] = print) -> dict:
         now = fingerprint(stage, options, run_dir)
         previous = state.get(stage.name) or {}
         same = previous.get("fingerprint") == now["digest"]
-        if not stale and same and previous.get("done") and stage.name not in o.redo:
+        untouched = previous.get("wrote") == outputs(stage, run_dir)
+        if not stale and same and untouched and previous.get("done") and stage.name not in o.redo:
             log(f"[{stage.name}] done earlier, skipped")
             continue
         started = time.perf_counter()
         # filter resumes a half-finished run of what it reads now; anything else starts it over
-        fresh = bool(previous) and (not same or stage.name in o.redo)
+        fresh = stage.name in o.redo or (previous.get("fingerprint") is not None and not same)
         state[stage.name] = {"fingerprint": now["digest"], "options": now["options"], "done": False}
         write_json_atomic(state_path, state)
         result = stage.run(run_dir, options, fresh)
         state[stage.name] = {**state[stage.name], "done": True, "seconds": round(time.perf_counter() - started, 2),
-                             "result": result}
+                             "wrote": outputs(stage, run_dir), "result": result}
         write_json_atomic(state_path, state)
         log(f"[{stage.name}] {state[stage.name]['seconds']} s: "
             + json.dumps({k: v for k, v in result.items() if k != "funnel_text"}, default=str))

@@ -16,8 +16,7 @@ import polars as pl
 from .._core import antidupl_confirms, near_duplicate_pairs
 from ..errors import Rocov2Error
 
-#: pHash radius for candidates; chosen on the synth corpus's planted near-duplicates (docs/filter.md).
-DEFAULT_DISTANCE = 6
+from ..options import DEDUP_DISTANCE as DEFAULT_DISTANCE  # noqa: E402  (pHash radius for candidates)
 
 
 @dataclass

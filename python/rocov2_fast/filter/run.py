@@ -35,8 +35,7 @@ from .manifest import IMAGE_ID_RULE, MANIFEST_SCHEMA, image_file_name, source_ke
 from .models import FilterModel, default_model_path, require_cuda, visible_gpus
 from .worker import WorkerSpec
 
-DEFAULT_LICENSES = ("CC BY", "CC BY-NC")
-EXECUTORS = ("local", "ray")
+from ..options import BATCH_SIZE, EXECUTOR, EXECUTORS, LICENSES as DEFAULT_LICENSES, PROGRESS_INTERVAL, SHARD_SIZE
 
 
 @dataclass
@@ -51,9 +50,9 @@ class FilterOptions:
     licenses: tuple[str, ...] = DEFAULT_LICENSES
     compound_model: str | None = None
     radiology_model: str | None = None
-    batch_size: int = 256
+    batch_size: int = BATCH_SIZE
     dedup_distance: int = dedup.DEFAULT_DISTANCE
-    shard_size: int = 64
+    shard_size: int = SHARD_SIZE
     fresh: bool = False
     show_progress: bool | None = None
     #: CPU threads per onnxruntime session (0: onnxruntime's default, split over CPU workers)
@@ -65,7 +64,7 @@ class FilterOptions:
     shard_workers: int = 0
     #: run the sessions on the CPU even where workers hold GPUs (testing; GPUs kept for other work)
     cpu_sessions: bool = False
-    executor: str = "local"
+    executor: str = EXECUTOR
     ray_address: str | None = None
     #: multi-node without Ray: this process does shards k with k % num_nodes == node_rank, no finish
     num_nodes: int = 1
@@ -73,7 +72,7 @@ class FilterOptions:
     finish_only: bool = False
     force_unlock: bool = False
     #: seconds between plain progress lines off a terminal
-    progress_interval: float = 30.0
+    progress_interval: float = PROGRESS_INTERVAL
     #: what the thresholds apply to: the image models' scores, or those moved by caption evidence
     decision: str = DEFAULT_DECISION
     #: the layout detector calls a figure compound at this score with >= 2 panels (> 1: never)
