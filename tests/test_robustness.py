@@ -220,3 +220,57 @@ def test_filter_over_overlapping_inputs_and_respelled_licences_keeps_what_a_plai
     plain = kept([tiny_corpus], tiny_corpus / "oa_file_list.csv", tmp_path / "plain")
     assert plain
     assert kept([tiny_corpus, tiny_corpus / "oa_package"], odd_list, tmp_path / "odd") == plain
+
+
+# -- 7. resume notices changed sources ----------------------------------------------------------------
+
+def test_resume_redoes_the_shard_of_a_replaced_package_and_a_changed_file_list_row(tmp_path):
+    import json
+    import os
+
+    from rocov2_fast.filter import FilterOptions, run_filter
+
+    c = tmp_path / "c"
+    header = "File,Article Citation,Accession ID,Last Updated (YYYY-MM-DD HH:MM:SS),PMID,License\n"
+
+    def file_list(updated: str) -> None:
+        (c / "oa_file_list.csv").write_text(header + "PMC61.tar.gz,x,PMC61,2024-01-01 00:00:00,61,CC BY\n"
+                                            f"PMC62.tar.gz,x,PMC62,{updated},62,CC BY\n")
+
+    write_package(c / "PMC61.tar.gz", {"PMC61/a.nxml": article_xml(fig("f1") + fig("f2", fig_id="f2")),
+                                       "PMC61/f1.jpg": jpeg_bytes(seed=61), "PMC61/f2.jpg": jpeg_bytes(seed=62)})
+    write_package(c / "PMC62.tar.gz", {"PMC62/a.nxml": article_xml(fig("f1")), "PMC62/f1.jpg": jpeg_bytes(seed=63)})
+    file_list("2024-01-01 00:00:00")
+    out = tmp_path / "run"
+
+    def run() -> tuple[dict, pl.DataFrame]:
+        summary = run_filter(FilterOptions(inputs=[str(c)], out=out, workers=2, shard_size=1, file_list=str(c / "oa_file_list.csv"),
+                                           compound_threshold=1.5, radiology_threshold=0.0, layout_threshold=1.5,
+                                           show_progress=False))
+        return summary, pl.read_parquet(out / "manifest.parquet")
+
+    summary, manifest = run()
+    assert summary["shards_processed_this_run"] == 2
+    assert sorted(manifest.filter(pl.col("fate") == "kept")["image_id"]) == ["PMC61_f1", "PMC61_f2", "PMC62_f1"]
+    marker = json.loads((out / "manifest" / "part-000000.done").read_text())
+    assert len(marker["fingerprints"]) == 1 and marker["fingerprints"][0].count(":") == 2  # size:mtime:file-list row
+
+    # Another package under the same file name: its shard is redone, the old images are gone.
+    write_package(c / "PMC61.tar.gz", {"PMC61/a.nxml": article_xml(fig("g1", fig_id="g1")), "PMC61/g1.jpg": jpeg_bytes(seed=64)})
+    summary, manifest = run()
+    assert summary["shards_processed_this_run"] == 1
+    assert sorted(manifest["image_id"]) == ["PMC61_g1", "PMC62_f1"]
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["PMC61_g1.jpg", "PMC62_f1.jpg"]
+
+    # The file list's "Last Updated" of one package changes: that shard is redone.
+    file_list("2025-06-01 12:00:00")
+    summary, manifest = run()
+    assert summary["shards_processed_this_run"] == 1
+    # Only the modification time changes (same bytes): redone too.
+    os.utime(c / "PMC61.tar.gz", ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    summary, again = run()
+    assert summary["shards_processed_this_run"] == 1
+    assert again.drop("compound_score", "radiology_score").equals(manifest.drop("compound_score", "radiology_score"))
+    # Nothing changed: nothing redone.
+    summary, _ = run()
+    assert summary["shards_processed_this_run"] == 0

@@ -67,6 +67,22 @@ _counter = itertools.count()
 _counter_lock = threading.Lock()
 
 
+def source_state(path: str) -> str:
+    """What a resume compares to notice a changed source (plan.json `fingerprints`, each marker):
+    `<bytes>:<mtime ns>` of a package; of an article folder, `<bytes>:<newest mtime ns>:<files>`
+    over its files; `missing` when it cannot be read. A source rewritten with the same size and
+    modification time is not noticed (nothing here reads the contents)."""
+    p = Path(path)
+    try:
+        if p.is_dir():
+            stats = [f.stat() for f in p.rglob("*") if f.is_file()]
+            return f"{sum(st.st_size for st in stats)}:{max((st.st_mtime_ns for st in stats), default=0)}:{len(stats)}"
+        st = p.stat()
+        return f"{st.st_size}:{st.st_mtime_ns}"
+    except OSError:
+        return "missing"
+
+
 class RunLockedError(Rocov2Error):
     """Another live process drives this run directory."""
 
@@ -283,6 +299,25 @@ class RunDir:
             if marker is not None and self.part_path(int(path.stem[5:])).exists():
                 out[int(path.stem[5:])] = marker
         return out
+
+    def forget_shard(self, shard: int) -> int:
+        """Undoes a shard (its sources changed): the marker first (so a kill leaves the shard to
+        do), then the kept images its part lists, then the part. Returns the images removed."""
+        self.marker_path(shard).unlink(missing_ok=True)
+        part = self.part_path(shard)
+        removed = 0
+        if part.exists():
+            try:
+                paths = pq.read_table(part, columns=["image_path"])["image_path"].to_pylist()
+            except (OSError, KeyError, pa.ArrowException):
+                paths = []  # unreadable part: its images are orphans a --fresh run removes
+            for path in filter(None, paths):
+                target = self.root / path
+                if target.parent == self.images and target.exists():
+                    target.unlink()
+                    removed += 1
+            part.unlink(missing_ok=True)
+        return removed
 
     def write_image(self, name: str, data: bytes) -> str:
         write_atomic(self.images / name, data)

@@ -25,7 +25,7 @@ import polars as pl
 from .. import runlog
 from .._core import discover_sources, read_file_list
 from ..errors import Rocov2Error
-from ..rundir import HOST, RunDir, read_json, write_json_atomic, write_table_atomic
+from ..rundir import HOST, RunDir, read_json, source_state, write_json_atomic, write_table_atomic
 from . import dedup
 from .caption_evidence import DECISIONS, DEFAULT_DECISION
 from .decide import accession, align, decision_scores, excluded_by_file_list, fate_of, layout_compound, layout_reason
@@ -102,7 +102,8 @@ def settings_of(opts: FilterOptions, run: RunDir, sources: list[str], compound_p
                   "layout": opts.layout_threshold}
     return {
         "sources": hashlib.sha256("\n".join(sources).encode()).hexdigest()[:16], "source_count": len(sources),
-        "licenses": list(opts.licenses), "file_list": file_sha(Path(opts.file_list)) if opts.file_list else None,
+        # the file list is not a setting: each source's row of it is part of the source's fingerprint
+        "licenses": list(opts.licenses),
         "compound_model": file_sha(compound_path), "radiology_model": file_sha(radiology_path),
         "shard_size": opts.shard_size,
         # parts written by another version of the manifest's columns cannot be merged with new ones
@@ -139,11 +140,56 @@ def plan_run(opts: FilterOptions, run: RunDir) -> dict:
             "compound_model_path": str(compound_path), "radiology_model_path": str(radiology_path),
             "dedup_distance": opts.dedup_distance,
             # sources sharing a readable image-id key, with their disambiguated keys (manifest.py)
-            "source_keys": source_keys(sources)}
+            "source_keys": source_keys(sources),
+            # per source: size and modification time (and its file-list row): a resume redoes a
+            # done shard whose sources' fingerprints differ from those its marker recorded
+            "fingerprints": fingerprints(sources, opts.file_list)}
     previous = run.plan() if run.plan_json.exists() else None
     if previous != plan:
         run.write_plan(plan)
+    redo_changed_shards(run, plan, opts)
     return plan
+
+
+def fingerprints(sources: list[str], file_list: str | None) -> list[str]:
+    """`rundir.source_state` of each source, plus `:` and a digest of its file-list row when listed
+    (so a changed "Last Updated", licence or PMID counts as a change)."""
+    rows = file_list_rows(file_list, {accession(s) for s in sources}) if file_list else {}
+    return [source_state(s) + (f":{rows[a]}" if (a := accession(s)) in rows else "") for s in sources]
+
+
+def file_list_rows(path: str, wanted: set[str | None]) -> dict[str, str]:
+    """{accession: digest of its whole row} for the accessions in `wanted`."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        reader = csv.reader(f)
+        header = [h.strip() for h in next(reader, [])]
+        if "Accession ID" not in header:
+            return {}  # the core refuses such a list with its own message
+        column = header.index("Accession ID")
+        return {row[column].strip(): hashlib.sha256("\x1f".join(c.strip() for c in row).encode()).hexdigest()[:12]
+                for row in reader if len(row) > column and row[column].strip() in wanted}
+
+
+def redo_changed_shards(run: RunDir, plan: dict, opts: FilterOptions) -> None:
+    """This node's shards whose sources changed since they were done (size, modification time,
+    file-list row), and parts left without a marker, are undone so they are done again."""
+    log, size = runlog.get(), plan["shard_size"]
+    for k in range(plan["shards"]):
+        if k % opts.num_nodes != opts.node_rank or not run.part_path(k).exists():
+            continue
+        marker = read_json(run.marker_path(k)) if run.marker_path(k).exists() else None
+        now = plan["fingerprints"][k * size:(k + 1) * size]
+        if marker is not None and marker.get("fingerprints") == now:
+            continue
+        if marker is not None:
+            was = marker.get("fingerprints") or [None] * len(now)
+            changed = [s for s, a, b in zip(plan["sources"][k * size:(k + 1) * size], was, now) if a != b]
+            log.info(f"shard {k}: {len(changed)} source(s) changed since it was done (first: {changed[0] if changed else '?'}): redoing it")
+        removed = run.forget_shard(k)
+        if removed:
+            log.info(f"shard {k}: removed {removed} kept image(s) of its previous result")
 
 
 def worker_count(opts: FilterOptions) -> int:

@@ -129,7 +129,10 @@ class ShardWorker:
                            self.spec.batch_size, self.run.write_image, self.settings.get("decision", "image"),
                            source_keys=self.plan.get("source_keys") or {})
         counts = shard_counts(table)
+        size = self.plan["shard_size"]
         marker = {"counts": counts, "sources": len(self.shard_sources(k)), "stored_bytes": collected.stored_bytes,
+                  # what the plan saw of these sources: a resume redoes the shard when they change
+                  "fingerprints": (self.plan.get("fingerprints") or [])[k * size:(k + 1) * size],
                   "seconds": round(time.perf_counter() - started, 3), "worker": self.spec.name}
         self.run.finish_shard(k, table, marker)
         return {"shard": k, **marker}
