@@ -2,7 +2,8 @@
 //! most significant bit first, 16 hex digits), so users can check any row against `imagehash`.
 
 use crate::decode::Pixels;
-use crate::resize::{box_reduce_gray, pillow_lanczos_gray, to_gray};
+use crate::resize::{box_reduce_gray, gray_view, pillow_lanczos_gray};
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hashes {
@@ -21,10 +22,11 @@ pub const MAX_FRAGILE_BITS: u32 = 32;
 /// Both hashes of an image. `reduce_to`: pre-shrink (box filter, integer factor) so both sides
 /// stay ≥ that size before the exact Pillow Lanczos step; `None` hashes the pixels as given.
 pub fn hashes(src: &Pixels, reduce_to: Option<u32>) -> Hashes {
-    let gray = to_gray(src);
+    let gray = gray_view(src);
     let factor = reduce_to.map(|s| (src.width.min(src.height) / s.max(1)).max(1)).unwrap_or(1);
     let (gray, w, h) = if factor > 1 {
-        box_reduce_gray(&gray, src.width, src.height, factor)
+        let (reduced, w, h) = box_reduce_gray(&gray, src.width, src.height, factor);
+        (Cow::Owned(reduced), w, h)
     } else {
         (gray, src.width, src.height)
     };

@@ -271,6 +271,19 @@ fn decode_image<'py>(py: Python<'py>, data: &[u8], reduce_to: Option<u32>, max_p
     Ok(d)
 }
 
+/// Pillow's `Image.resize((out_w, out_h), Image.LANCZOS)` of a 2-D uint8 (mode "L") array,
+/// bit-exact: what the hashes are computed from (tests and benches compare it with Pillow).
+#[pyfunction]
+fn pillow_lanczos_gray<'py>(py: Python<'py>, gray: numpy::PyReadonlyArray2<'py, u8>, out_w: u32, out_h: u32) -> PyResult<Bound<'py, PyAny>> {
+    let (h, w) = (gray.shape()[0], gray.shape()[1]);
+    if w == 0 || h == 0 || out_w == 0 || out_h == 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err("empty image or output size"));
+    }
+    let data = gray.as_slice().map(<[u8]>::to_vec).unwrap_or_else(|_| gray.as_array().iter().copied().collect());
+    let out = py.detach(|| resize::pillow_lanczos_gray(&data, w as u32, h as u32, out_w, out_h));
+    Ok(out.into_pyarray(py).reshape([out_h as usize, out_w as usize])?.into_any())
+}
+
 /// One image as the filter models see it: decoded (reduced when JPEG), fitted to `size`×`size`,
 /// uint8 RGB `size × size × 3`.
 #[pyfunction]
@@ -370,6 +383,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_file_list_checked, m)?)?;
     m.add_function(wrap_pyfunction!(normalize_license, m)?)?;
     m.add_function(wrap_pyfunction!(model_input, m)?)?;
+    m.add_function(wrap_pyfunction!(pillow_lanczos_gray, m)?)?;
     m.add_function(wrap_pyfunction!(layout_of, m)?)?;
     m.add("Rocov2Error", m.py().get_type::<error::Rocov2Error>())?;
     m.add("InputError", m.py().get_type::<error::InputError>())?;

@@ -2,6 +2,10 @@
 //! Lanczos resampler for the tiny grayscale images the perceptual hashes are computed from.
 
 use crate::decode::Pixels;
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
@@ -77,13 +81,19 @@ fn resize(src: &Pixels, out_w: u32, out_h: u32) -> Vec<u8> {
 
 /// Rec. 601 luma exactly as Pillow's `convert("L")`.
 pub fn to_gray(src: &Pixels) -> Vec<u8> {
+    gray_view(src).into_owned()
+}
+
+/// [`to_gray`] without copying images that are gray already.
+pub fn gray_view(src: &Pixels) -> Cow<'_, [u8]> {
     if src.channels == 1 {
-        return src.data.clone();
+        return Cow::Borrowed(&src.data);
     }
     src.data
         .chunks_exact(3)
         .map(|p| ((p[0] as u32 * 19595 + p[1] as u32 * 38470 + p[2] as u32 * 7471 + 0x8000) >> 16) as u8)
-        .collect()
+        .collect::<Vec<u8>>()
+        .into()
 }
 
 /// Averages `factor`×`factor` blocks (like Pillow's `reduce`): a cheap pre-shrink for the fast
@@ -125,35 +135,73 @@ fn lanczos(x: f64) -> f64 {
     }
 }
 
-/// Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc`: per output pixel the first input
-/// index, the tap count and fixed-point weights.
-fn coefficients(in_size: u32, out_size: u32) -> (usize, Vec<(usize, usize)>, Vec<i32>) {
-    let scale = in_size as f64 / out_size as f64;
-    let filterscale = scale.max(1.0);
-    let support = 3.0 * filterscale;
-    let ksize = support.ceil() as usize * 2 + 1;
-    let mut bounds = Vec::with_capacity(out_size as usize);
-    let mut weights = vec![0i32; ksize * out_size as usize];
-    let mut k = vec![0f64; ksize];
-    for xx in 0..out_size as usize {
-        let center = (xx as f64 + 0.5) * scale;
-        let ss = 1.0 / filterscale;
-        let xmin = ((center - support + 0.5) as i64).max(0) as usize;
-        let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize - xmin;
-        let mut ww = 0.0;
-        for x in 0..xmax {
-            let w = lanczos((x as f64 + xmin as f64 - center + 0.5) * ss);
-            k[x] = w;
-            ww += w;
+/// Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` for one (input size, output size)
+/// pair: per output pixel the first input index and the tap count, and `ksize` fixed-point
+/// weights per output pixel (zero past the tap count).
+struct Coefficients {
+    ksize: usize,
+    bounds: Vec<(usize, usize)>,
+    weights: Vec<i32>,
+}
+
+impl Coefficients {
+    fn compute(in_size: u32, out_size: u32) -> Coefficients {
+        let scale = in_size as f64 / out_size as f64;
+        let filterscale = scale.max(1.0);
+        let support = 3.0 * filterscale;
+        let ksize = support.ceil() as usize * 2 + 1;
+        let mut bounds = Vec::with_capacity(out_size as usize);
+        let mut weights = vec![0i32; ksize * out_size as usize];
+        let mut k = vec![0f64; ksize];
+        for xx in 0..out_size as usize {
+            let center = (xx as f64 + 0.5) * scale;
+            let ss = 1.0 / filterscale;
+            let xmin = ((center - support + 0.5) as i64).max(0) as usize;
+            let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize - xmin;
+            let mut ww = 0.0;
+            for x in 0..xmax {
+                let w = lanczos((x as f64 + xmin as f64 - center + 0.5) * ss);
+                k[x] = w;
+                ww += w;
+            }
+            for x in 0..xmax {
+                let w = if ww != 0.0 { k[x] / ww } else { k[x] };
+                let fixed = w * (1u32 << PRECISION_BITS) as f64;
+                weights[xx * ksize + x] = if w < 0.0 { (-0.5 + fixed) as i32 } else { (0.5 + fixed) as i32 };
+            }
+            bounds.push((xmin, xmax));
         }
-        for x in 0..xmax {
-            let w = if ww != 0.0 { k[x] / ww } else { k[x] };
-            let fixed = w * (1u32 << PRECISION_BITS) as f64;
-            weights[xx * ksize + x] = if w < 0.0 { (-0.5 + fixed) as i32 } else { (0.5 + fixed) as i32 };
-        }
-        bounds.push((xmin, xmax));
+        Coefficients { ksize, bounds, weights }
     }
-    (ksize, bounds, weights)
+
+    fn taps(&self, out: usize) -> (usize, &[i32]) {
+        let (first, n) = self.bounds[out];
+        (first, &self.weights[out * self.ksize..out * self.ksize + n])
+    }
+}
+
+thread_local! {
+    /// Coefficients per (input size, output size): figures come in a few hundred sizes and each
+    /// set costs thousands of `sin` calls, so each thread computes a pair once.
+    static COEFFICIENTS: RefCell<HashMap<(u32, u32), Rc<Coefficients>>> = RefCell::new(HashMap::new());
+}
+
+/// Bounds the cache (each entry is a few kB to a few hundred kB for very large inputs).
+const MAX_CACHED_PAIRS: usize = 512;
+
+fn coefficients(in_size: u32, out_size: u32) -> Rc<Coefficients> {
+    COEFFICIENTS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(c) = cache.get(&(in_size, out_size)) {
+            return c.clone();
+        }
+        if cache.len() >= MAX_CACHED_PAIRS {
+            cache.clear();
+        }
+        let c = Rc::new(Coefficients::compute(in_size, out_size));
+        cache.insert((in_size, out_size), c.clone());
+        c
+    })
 }
 
 fn clip8(v: i32) -> u8 {
@@ -166,46 +214,109 @@ fn clip8(v: i32) -> u8 {
     }
 }
 
-/// Bit-exact `Image.resize((out_w, out_h), Image.LANCZOS)` of a mode "L" image.
+const HALF: i32 = 1 << (PRECISION_BITS - 1);
+
+/// Horizontal pass over `rows` (each `width` long) into `out` (`out_w` per row). i32 as in
+/// Pillow: the weights sum to 2^22, so 255 × 2^22 plus rounding fits. Written as plain
+/// dot products so the compiler vectorises them.
+#[inline(always)]
+fn horizontal(rows: &[u8], width: usize, c: &Coefficients, out: &mut Vec<u8>) {
+    for row in rows.chunks_exact(width) {
+        for xx in 0..c.bounds.len() {
+            let (first, w) = c.taps(xx);
+            let acc: i32 = row[first..first + w.len()].iter().zip(w).map(|(&p, &k)| p as i32 * k).sum();
+            out.push(clip8(acc + HALF));
+        }
+    }
+}
+
+/// Vertical pass: each output row is a weighted sum of whole input rows (vectorised across x).
+#[inline(always)]
+fn vertical(tmp: &[u8], width: usize, row_offset: usize, c: &Coefficients, out: &mut Vec<u8>) {
+    let mut acc = vec![0i32; width];
+    for yy in 0..c.bounds.len() {
+        let (first, w) = c.taps(yy);
+        acc.fill(HALF);
+        for (i, &k) in w.iter().enumerate() {
+            let row = &tmp[(first - row_offset + i) * width..][..width];
+            for (a, &p) in acc.iter_mut().zip(row) {
+                *a += p as i32 * k;
+            }
+        }
+        out.extend(acc.iter().map(|&a| clip8(a)));
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn horizontal_avx2(rows: &[u8], width: usize, c: &Coefficients, out: &mut Vec<u8>) {
+    horizontal(rows, width, c, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn vertical_avx2(tmp: &[u8], width: usize, row_offset: usize, c: &Coefficients, out: &mut Vec<u8>) {
+    vertical(tmp, width, row_offset, c, out)
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+fn horizontal_pass(rows: &[u8], width: usize, c: &Coefficients, out: &mut Vec<u8>) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { horizontal_avx2(rows, width, c, out) };
+    }
+    horizontal(rows, width, c, out)
+}
+
+fn vertical_pass(tmp: &[u8], width: usize, row_offset: usize, c: &Coefficients, out: &mut Vec<u8>) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { vertical_avx2(tmp, width, row_offset, c, out) };
+    }
+    vertical(tmp, width, row_offset, c, out)
+}
+
+/// Bit-exact `Image.resize((out_w, out_h), Image.LANCZOS)` of a mode "L" image (Pillow's
+/// `ImagingResampleInner`: horizontal pass first, over only the rows the vertical pass reads).
 pub fn pillow_lanczos_gray(gray: &[u8], width: u32, height: u32, out_w: u32, out_h: u32) -> Vec<u8> {
-    let (kh, bounds_h, weights_h) = coefficients(width, out_w);
-    let (kv, bounds_v, weights_v) = coefficients(height, out_h);
-    let need_h = out_w != width;
-    let need_v = out_h != height;
-    // Horizontal pass over only the rows the vertical pass will read.
-    let first_row = bounds_v[0].0;
-    let last_row = bounds_v[out_h as usize - 1].0 + bounds_v[out_h as usize - 1].1;
-    let (tmp, tmp_w, row_offset) = if need_h {
-        let rows = if need_v { first_row..last_row } else { 0..height as usize };
-        let offset = rows.start;
-        let mut tmp = Vec::with_capacity(rows.len() * out_w as usize);
-        for y in rows {
-            let row = &gray[y * width as usize..(y + 1) * width as usize];
-            for (xx, &(xmin, n)) in bounds_h.iter().enumerate() {
-                let w = &weights_h[xx * kh..xx * kh + n];
-                // i32 as in Pillow: weights sum to 2^22, so 255 × 2^22 plus rounding fits.
-                let acc: i32 = row[xmin..xmin + n].iter().zip(w).map(|(&p, &c)| p as i32 * c).sum();
-                tmp.push(clip8(acc + (1i32 << (PRECISION_BITS - 1))));
-            }
+    let (width, height) = (width as usize, height as usize);
+    let need_h = out_w as usize != width;
+    let need_v = out_h as usize != height;
+    let vert = need_v.then(|| coefficients(height as u32, out_h));
+    let rows = match &vert {
+        Some(v) => {
+            let (first, _) = v.bounds[0];
+            let (last, n) = v.bounds[out_h as usize - 1];
+            first..last + n
         }
-        (tmp, out_w as usize, offset)
-    } else {
-        (gray.to_vec(), width as usize, 0)
+        None => 0..height,
     };
-    if !need_v {
-        return tmp;
-    }
-    let mut out = Vec::with_capacity((out_w * out_h) as usize);
-    for (yy, &(ymin, n)) in bounds_v.iter().enumerate() {
-        let w = &weights_v[yy * kv..yy * kv + n];
-        for x in 0..tmp_w {
-            let mut acc = 1i32 << (PRECISION_BITS - 1);
-            for (i, &c) in w.iter().enumerate() {
-                acc += tmp[(ymin - row_offset + i) * tmp_w + x] as i32 * c;
-            }
-            out.push(clip8(acc));
-        }
-    }
+    let mut tmp;
+    let (tmp_ref, tmp_w, row_offset): (&[u8], usize, usize) = if need_h {
+        let horiz = coefficients(width as u32, out_w);
+        tmp = Vec::with_capacity(rows.len() * out_w as usize);
+        horizontal_pass(&gray[rows.start * width..rows.end * width], width, &horiz, &mut tmp);
+        (&tmp, out_w as usize, rows.start)
+    } else {
+        (gray, width, 0)
+    };
+    let Some(vert) = vert else {
+        return tmp_ref.to_vec();
+    };
+    let mut out = Vec::with_capacity(tmp_w * out_h as usize);
+    vertical_pass(tmp_ref, tmp_w, row_offset, &vert, &mut out);
     out
 }
 

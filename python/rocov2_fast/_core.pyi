@@ -88,6 +88,8 @@ def read_file_list_checked(path: str) -> tuple[dict[str, tuple[str, str | None]]
     """As read_file_list, plus {licence value naming no known licence: rows carrying it}."""
 def normalize_license(text: str) -> str | None: ...
 def model_input(data: bytes, *, size: int = 224, fit: str = "pad") -> npt.NDArray[np.uint8]: ...
+def pillow_lanczos_gray(gray: npt.NDArray[np.uint8], out_w: int, out_h: int) -> npt.NDArray[np.uint8]:
+    """Pillow's LANCZOS resize of a 2-D uint8 array (horizontal pass first), bit-exact."""
 def layout(pixels: npt.NDArray[np.uint8]) -> tuple[float, int, list[tuple[int, int, int, int]], int]:
     """Compound-figure layout detector (rust/layout.rs) on decoded pixels, H×W or H×W×3 uint8:
     (compound_layout_score 0..1, panel_count, panels as (x0, y0, x1, y1), panels with a letter)."""
