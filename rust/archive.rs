@@ -242,11 +242,35 @@ fn read_package(path: &Path, limits: &ReadLimits) -> Contents {
         contents.error = Some("empty file".into());
         return contents;
     }
-    let result = match gunzip_whole(path, contents.stored_bytes) {
+    if (18..=WHOLE_GUNZIP_MAX_STORED).contains(&contents.stored_bytes) {
+        return match std::fs::read(path) {
+            Ok(bytes) => read_package_bytes(&bytes, limits),
+            Err(e) => Contents { error: Some(format!("cannot read: {e}")), ..contents },
+        };
+    }
+    // Big (or tiny) packages stream, every gzip member in turn.
+    let result = read_tar(MultiGzDecoder::new(BufReader::with_capacity(256 << 10, file)), limits, &mut contents);
+    if let Err(e) = result {
+        contents.error = Some(e);
+    }
+    contents
+}
+
+/// Packages up to this size (compressed) are read into memory and inflated in one call with
+/// libdeflate (about twice as fast as streaming zlib).
+const WHOLE_GUNZIP_MAX_STORED: u64 = 64 << 20;
+/// ... when the gzip trailer says they inflate to no more than this.
+const WHOLE_GUNZIP_MAX_INFLATED: u64 = 256 << 20;
+
+/// A `.tar.gz` package held in memory, read as [`read_source`] reads one from disk: inflated
+/// in one go, member after member as `gzip -d` (and so `tar xzf`) does (pigz, bgzip and
+/// `cat a.gz b.gz` write several); when that fails (big, damaged) it streams, which also
+/// produces the precise error. The `archive` fuzz target's entry point.
+pub fn read_package_bytes(compressed: &[u8], limits: &ReadLimits) -> Contents {
+    let mut contents = Contents { stored_bytes: compressed.len() as u64, ..Default::default() };
+    let result = match gunzip_members(compressed) {
         Some(tar_bytes) => read_tar(&tar_bytes[..], limits, &mut contents),
-        // Every gzip member in turn, as gzip -d (and so tar xzf) reads them: pigz, bgzip and
-        // `cat a.gz b.gz` write several.
-        None => read_tar(MultiGzDecoder::new(BufReader::with_capacity(256 << 10, file)), limits, &mut contents),
+        None => read_tar(MultiGzDecoder::new(compressed), limits, &mut contents),
     };
     if let Err(e) = result {
         contents.error = Some(e);
@@ -254,21 +278,14 @@ fn read_package(path: &Path, limits: &ReadLimits) -> Contents {
     contents
 }
 
-/// Packages up to this size (compressed) are inflated in one call with libdeflate.
-const WHOLE_GUNZIP_MAX_STORED: u64 = 64 << 20;
-/// ... when the gzip trailer says they inflate to no more than this.
-const WHOLE_GUNZIP_MAX_INFLATED: u64 = 256 << 20;
-
-/// Inflates an ordinary-sized gzip file in one go (libdeflate is about twice as fast as streaming
-/// zlib), member after member as `gzip -d` does (pigz, bgzip and `cat a.gz b.gz` write several).
-/// `None` for anything else (big, damaged): the caller then streams, which also produces the
-/// precise error for damaged files.
-fn gunzip_whole(path: &Path, stored: u64) -> Option<Vec<u8>> {
-    if !(18..=WHOLE_GUNZIP_MAX_STORED).contains(&stored) {
-        return None;
+/// An uncompressed tar held in memory, read as the inflated package is (the `archive` fuzz
+/// target feeds it inputs that are not gzip, to reach the tar reader directly).
+pub fn read_tar_bytes(tar_bytes: &[u8], limits: &ReadLimits) -> Contents {
+    let mut contents = Contents { stored_bytes: tar_bytes.len() as u64, ..Default::default() };
+    if let Err(e) = read_tar(tar_bytes, limits, &mut contents) {
+        contents.error = Some(e);
     }
-    let compressed = std::fs::read(path).ok()?;
-    gunzip_members(&compressed)
+    contents
 }
 
 /// All gzip members of `compressed`, inflated and concatenated; `None` when damaged or when the
@@ -463,20 +480,6 @@ impl FileList {
     pub fn get(&self, source: &Source) -> Option<&FileListEntry> {
         self.0.get(&source.accession()?)
     }
-}
-
-#[cfg(test)]
-pub(crate) fn gunzip_members_for_fuzz(compressed: &[u8]) -> Option<Vec<u8>> {
-    gunzip_members(compressed)
-}
-
-#[cfg(test)]
-pub(crate) fn read_tar_for_fuzz(reader: impl Read, limits: &ReadLimits) -> Contents {
-    let mut contents = Contents::default();
-    if let Err(e) = read_tar(reader, limits, &mut contents) {
-        contents.error = Some(e);
-    }
-    contents
 }
 
 #[cfg(test)]

@@ -2,11 +2,11 @@
 //! model-size pixels of every `ok` row.
 
 use crate::archive::{basename, read_source, Contents, FileList, Member, ReadLimits, Source, IMAGE_EXTENSIONS};
-use crate::decode::{decode, Limits};
+use crate::decode::{decode, Decoded, Limits};
 use crate::error::{panic_message, ImageError, Status};
-use crate::hash::{hashes, to_hex, MAX_FRAGILE_BITS};
+use crate::hash::{hashes, to_hex, Hashes, MAX_FRAGILE_BITS};
 use crate::jats::{parse_article, Article, Figure};
-use crate::layout::analyze as analyze_layout;
+use crate::layout::{analyze as analyze_layout, Layout};
 use crate::resize::{to_model_input, Fit};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -316,27 +316,42 @@ fn strip_image_extension(name: &str) -> &str {
     }
 }
 
+/// What the scan computes from one image's bytes.
+pub struct Processed {
+    pub decoded: Decoded,
+    pub hashes: Hashes,
+    /// Hashed from the full-resolution image.
+    pub exact: bool,
+    /// `size`×`size`×3 model input, with `opts.with_pixels`.
+    pub pixels: Option<Vec<u8>>,
+    pub layout: Layout,
+}
+
+/// Decode, hash, resize and lay out one image's bytes as the scan does (panics are left to the
+/// caller: [`process_image`] catches them, the `decode` fuzz target wants to see them).
+pub fn process_bytes(data: &[u8], opts: &ScanOptions) -> Result<Processed, ImageError> {
+    // Decode at no less than the hash's working size, whatever the model's input size:
+    // hashes from smaller decodes drift from imagehash and trigger more full re-decodes.
+    let min_side = (!opts.exact_hash).then_some(opts.size.max(HASH_MIN_SIDE));
+    let decoded = decode(data, min_side, &opts.limits)?;
+    let reduced = (decoded.pixels.width, decoded.pixels.height) != (decoded.width, decoded.height);
+    let mut h = hashes(&decoded.pixels, min_side);
+    let mut exact = !reduced;
+    if reduced && h.fragile_dhash_bits > MAX_FRAGILE_BITS {
+        // Flat images: the reduced decode could flip many dHash bits, so hash the full image.
+        h = hashes(&decode(data, None, &opts.limits)?.pixels, None);
+        exact = true;
+    }
+    let pixels = opts.with_pixels.then(|| to_model_input(&decoded.pixels, opts.size, opts.fit));
+    let layout = analyze_layout(&decoded.pixels);
+    Ok(Processed { decoded, hashes: h, exact, pixels, layout })
+}
+
 fn process_image(member: &Member, opts: &ScanOptions, row: &mut Row, records: &mut SourceRecords) {
-    let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<_, ImageError> {
-        // Decode at no less than the hash's working size, whatever the model's input size:
-        // hashes from smaller decodes drift from imagehash and trigger more full re-decodes.
-        let min_side = (!opts.exact_hash).then_some(opts.size.max(HASH_MIN_SIDE));
-        let decoded = decode(&member.data, min_side, &opts.limits)?;
-        let reduced = (decoded.pixels.width, decoded.pixels.height) != (decoded.width, decoded.height);
-        let mut h = hashes(&decoded.pixels, min_side);
-        let mut exact = !reduced;
-        if reduced && h.fragile_dhash_bits > MAX_FRAGILE_BITS {
-            // Flat images: the reduced decode could flip many dHash bits, so hash the full image.
-            h = hashes(&decode(&member.data, None, &opts.limits)?.pixels, None);
-            exact = true;
-        }
-        let pixels = opts.with_pixels.then(|| to_model_input(&decoded.pixels, opts.size, opts.fit));
-        let layout = analyze_layout(&decoded.pixels);
-        Ok((decoded, h, exact, pixels, layout))
-    }));
+    let outcome = catch_unwind(AssertUnwindSafe(|| process_bytes(&member.data, opts)));
     let keep_bytes = opts.with_bytes;
     match outcome {
-        Ok(Ok((decoded, h, exact, pixels, layout))) => {
+        Ok(Ok(Processed { decoded, hashes: h, exact, pixels, layout })) => {
             row.hash_exact = Some(exact);
             row.compound_layout_score = Some(layout.score);
             row.panel_count = Some(layout.panel_count.min(u16::MAX as u32) as u16);
