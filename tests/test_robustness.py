@@ -274,3 +274,27 @@ def test_resume_redoes_the_shard_of_a_replaced_package_and_a_changed_file_list_r
     # Nothing changed: nothing redone.
     summary, _ = run()
     assert summary["shards_processed_this_run"] == 0
+
+
+# -- 8. nothing written outside the output --------------------------------------------------------
+
+def test_filter_writes_nothing_in_home(tmp_path):
+    """onnxruntime writes a device id and a telemetry database under ~/.cache when it loads unless
+    told not to (filter/models.py); matplotlib its config and font cache (the funnel). A filter run
+    (two spawned shard workers and the finishing driver) with an empty HOME leaves it empty."""
+    import os
+    import subprocess
+    import sys
+
+    home, c = tmp_path / "home", tmp_path / "c"
+    home.mkdir()
+    for n in (1, 2):
+        write_package(c / f"PMC7{n}.tar.gz", {f"PMC7{n}/a.nxml": article_xml(fig("f1")), f"PMC7{n}/f1.jpg": jpeg_bytes(seed=n)})
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "MPLCONFIGDIR",
+                                                             "ORT_DISABLE_TELEMETRY")}
+    done = subprocess.run([sys.executable, "-m", "rocov2_fast.cli", "filter", str(c), "--out", str(tmp_path / "run"),
+                           "--workers", "2", "--shard-size", "1", "--shard-workers", "2", "--no-progress"],
+                          env={**env, "HOME": str(home)}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "run" / "funnel.png").exists()
+    assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == []

@@ -47,10 +47,16 @@ def onnxruntime():
     if len(installed) > 1:
         raise Rocov2Error("both onnxruntime and onnxruntime-gpu are installed; they ship the same module and the CUDA "
                           "provider can vanish: pip uninstall -y onnxruntime onnxruntime-gpu && pip install 'rocov2-fast[gpu]'")
+    # onnxruntime (1.2x+, Linux too) writes a device id and a telemetry database under
+    # $XDG_CACHE_HOME or ~/.cache/Microsoft/DeveloperTools/.onnxruntime when its library loads;
+    # the variable, read at load, stops both (an explicit user setting wins). Events are off too.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     try:
         import onnxruntime as ort
     except ImportError as e:
         raise Rocov2Error("no ONNX runtime installed: pip install 'rocov2-fast[cpu]' (or 'rocov2-fast[gpu]' on a CUDA machine)") from e
+    if hasattr(ort, "disable_telemetry_events"):
+        ort.disable_telemetry_events()
     return ort
 
 
