@@ -3,7 +3,13 @@ corpus and models: licence from the file list, `tarfile` streaming, lxml, Pillow
 the model size, imagehash pHash + dHash, onnxruntime compound then radiology model, one process
 per core (each with single-threaded onnxruntime sessions), numpy near-duplicate search.
 
-    .venv/bin/python benches/bench_filter.py --corpus benches/out/corpus-100-s0 --workers 2
+Both methods run as fresh processes (start-up and imports included), taking turns, so the
+ratios come from one run of this script; on smooth and textured synth corpora side by side
+(`--figures`), or on the corpora given with `--corpus`. Peak RSS is the sampled sum over each
+process tree, also on a larger corpus with `--rss-articles`.
+
+    .venv/bin/python benches/bench_filter.py --articles 100 --rss-articles 300 --workers 2
+    .venv/bin/python benches/bench_filter.py --corpus benches/out/corpus-textured-100-s0
 """
 
 from __future__ import annotations
@@ -13,10 +19,8 @@ import csv
 import io
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -24,6 +28,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+
+import python_peers as peers
 
 _models = {}
 
@@ -54,8 +60,6 @@ def filter_package(args: tuple[str, int, int]) -> list[tuple]:
 
     import imagehash
     from PIL import Image
-
-    import python_peers as peers
 
     path, size, draft = args
     members, xml = {}, None
@@ -113,49 +117,88 @@ def python_filter(corpus: Path, workers: int, compound: str, radiology: str, siz
     return len(rows)
 
 
-def timed(command: list[str]) -> tuple[float, str]:
-    """Wall seconds and stdout of a command in a fresh process: both methods pay for starting
-    Python and their imports, as a user running either would."""
-    started = time.perf_counter()
-    stdout = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return time.perf_counter() - started, stdout
+def rocov2_filter(corpus: Path, workers: int) -> dict:
+    """`rocov2-fast filter` as a fresh process, through its command line, as a user runs it."""
+    out = Path(tempfile.mkdtemp())
+    try:
+        cli = Path(sys.executable).with_name("rocov2-fast")
+        head = [str(cli)] if cli.exists() else [sys.executable, "-m", "rocov2_fast.cli"]
+        r = peers.run_measured(head + ["filter", str(corpus), "--out", str(out / "run"), "--workers", str(workers),
+                                       "--file-list", str(corpus / "oa_file_list.csv"), "--no-progress"])
+        funnel = json.loads((out / "run" / "summary.json").read_text())["funnel"]
+        r["images"] = funnel["images"] - funnel["removed"]["license"] - funnel["removed"]["ingest"]
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    return r
+
+
+def python_careful(corpus: Path, workers: int, draft: int) -> dict:
+    """The careful Python way as a fresh process (this script with --python-peer-only)."""
+    r = peers.run_measured([sys.executable, __file__, "--python-peer-only", "--corpus", str(corpus),
+                            "--workers", str(workers), "--python-draft", str(draft)])
+    r["images"] = int(r["stdout"].split()[-1])
+    return r
+
+
+def bench_corpus(corpus: Path, big: Path | None, args: argparse.Namespace) -> dict:
+    """Both methods on `corpus`, taking turns `--repeat` rounds (best wall, least CPU and RSS kept);
+    then once each on the larger corpus `big` for peak RSS."""
+    runs = {"rocov2-fast": lambda c: rocov2_filter(c, args.workers),
+            "python-careful": lambda c: python_careful(c, args.workers, args.python_draft)}
+    best: dict[str, dict] = {}
+    for _ in range(args.repeat):
+        for method, fn in runs.items():
+            r = fn(corpus)
+            r.pop("stdout", None)
+            b = best.setdefault(method, r)
+            for key in ("wall_s", "cpu_s", "peak_rss_mb"):
+                b[key] = min(b[key], r[key])
+    if big is not None:
+        for method, fn in runs.items():
+            best[method]["peak_rss_mb_big"] = fn(big)["peak_rss_mb"]
+    for r in best.values():
+        r["wall_speedup_vs_careful"] = best["python-careful"]["wall_s"] / r["wall_s"]
+    return {"corpus": str(corpus), "big_corpus": str(big) if big else None, "methods": best}
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--corpus", type=Path, default=HERE / "out" / "corpus-100-s0")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, nargs="*", help="corpora to run on (default: synth corpora of --figures)")
+    ap.add_argument("--figures", default="smooth,textured", help="synth --figures profiles to compare")
+    ap.add_argument("--articles", type=int, default=100)
+    ap.add_argument("--rss-articles", type=int, default=0, help="a second, larger synth corpus for peak RSS (0: none)")
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--python-peer-only", action="store_true", help="run the Python way once and print its image count")
     ap.add_argument("--python-draft", type=int, default=128,
                     help="JPEG draft size of the Python way: 128 (the model's input size: cheapest, hashes from a "
                          "smaller image) or 224 (the size rocov2-fast hashes from)")
     args = ap.parse_args()
-    from rocov2_fast.filter.models import default_model_path
-
-    compound, radiology = str(default_model_path("compound")), str(default_model_path("radiology"))
     if args.python_peer_only:
-        print(python_filter(args.corpus, args.workers, compound, radiology, 128, args.python_draft))
+        from rocov2_fast.filter.models import default_model_path
+
+        compound, radiology = str(default_model_path("compound")), str(default_model_path("radiology"))
+        print(python_filter(args.corpus[0], args.workers, compound, radiology, 128, args.python_draft))
         return
-    results = {}
-    for _ in range(args.repeat):
-        out = Path(tempfile.mkdtemp())
-        wall, _ = timed([sys.executable, "-m", "rocov2_fast.cli", "filter", str(args.corpus), "--out", str(out),
-                      "--workers", str(args.workers), "--file-list", str(args.corpus / "oa_file_list.csv"), "--no-progress"])
-        summary = json.loads((out / "summary.json").read_text())
-        scored = summary["funnel"]["images"] - summary["funnel"]["removed"]["license"] - summary["funnel"]["removed"]["ingest"]
-        shutil.rmtree(out)
-        results["rocov2-fast"] = min(results.get("rocov2-fast", (1e9, 0)), (wall, scored))
-        peer = [sys.executable, __file__, "--python-peer-only", "--corpus", str(args.corpus), "--workers", str(args.workers),
-                "--python-draft", str(args.python_draft)]
-        wall, stdout = timed(peer)
-        results["python-careful"] = min(results.get("python-careful", (1e9, 0)), (wall, int(stdout.split()[-1])))
-    base = results["rocov2-fast"][1] / results["rocov2-fast"][0]
-    print(f"corpus {args.corpus.name}, workers {args.workers}, python draft {args.python_draft}")
-    for method, (wall, images) in results.items():
-        rate = images / wall
-        print(f"{method:16} {images:5d} images scored in {wall:6.2f} s = {rate:6.1f} images/s   rocov2-fast speed-up {base / rate:4.2f}x")
-    (HERE / "out" / "filter.json").write_text(json.dumps(results, indent=2))
+    from bench_scan import ensure_corpus
+
+    if args.corpus:
+        pairs = [(c, None) for c in args.corpus]
+    else:
+        pairs = [(ensure_corpus(f, args.articles, args.seed), ensure_corpus(f, args.rss_articles, args.seed) if args.rss_articles else None)
+                 for f in args.figures.split(",")]
+    results = [bench_corpus(c, big, args) for c, big in pairs]
+    print(f"\nworkers {args.workers}, python draft {args.python_draft}, best of {args.repeat}")
+    print(f"{'corpus':28} {'method':15} {'images':>6} {'wall s':>7} {'CPU-s':>7} {'speed-up vs careful':>19} "
+          f"{'peak RSS MB':>11} {'(larger corpus)':>15}")
+    for res in results:
+        for method, r in res["methods"].items():
+            print(f"{Path(res['corpus']).name:28} {method:15} {r['images']:6d} {r['wall_s']:7.2f} {r['cpu_s']:7.2f} "
+                  f"{r['wall_speedup_vs_careful']:18.2f}x {r['peak_rss_mb']:11.0f} {r.get('peak_rss_mb_big', float('nan')):15.0f}")
+    out = HERE / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "filter.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results}, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,103 +1,128 @@
-"""Benchmark: `rocov2-fast scan` vs the careful and the naive Python way, on the same synthetic
-corpus with the same number of workers. Each method runs in its own process; peak RSS is the
-sampled sum over that process tree. Writes benches/out/scan-<articles>.json and prints a table.
+"""Benchmark: `rocov2-fast scan` against the careful (and optionally the naive) Python way and
+the C floor (floor.py), on smooth and textured synth corpora side by side. Start-up is the CPU
+of the same method on a one-package corpus; "less start-up" is CPU-s without it, over the floor.
 
-    .venv/bin/python benches/bench_scan.py --articles 100 --workers 2
+Every method runs as a fresh process, as a user would run it (start-up and imports included):
+`rocov2-fast scan` through its command line, the Python ways through `python -c`. The methods
+take turns, `--repeat` rounds, and the best wall and the least CPU of each are kept, so every
+ratio comes from one run of this script. CPU-s is user + sys of the process and every process
+it waited for; peak RSS is the sampled sum over the process tree, measured at `--articles` and
+at `--rss-articles` (a corpus that many times larger must not need more memory).
+
+Targets (issue 18), on both profiles: scan CPU-s <= 1.1x the floor; scan wall >= 1.5x faster
+than the careful Python way; peak RSS flat in corpus size.
+
+    .venv/bin/python benches/bench_scan.py --articles 100 --rss-articles 300 --workers 2
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import re
 import subprocess
 import sys
-import threading
-import time
+import tempfile
 from pathlib import Path
-
-import psutil
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
+sys.path.insert(0, str(HERE))
 
-METHODS = {
-    "rocov2-fast": "import rocov2_fast as rf; s = rf.scan([{corpus!r}], {tmp!r}, workers={workers}, show_progress=False); "
-                   "print(s.images_ok)",
-    "python-careful": "import sys; sys.path.insert(0, {here!r}); import python_peers as p, rocov2_fast as rf; "
-                      "rows = p.scan(rf.discover_sources([{corpus!r}]), {workers}, draft=True); "
-                      "print(sum(r[2] == 'ok' for r in rows))",
-    "python-naive": "import sys; sys.path.insert(0, {here!r}); import python_peers as p, rocov2_fast as rf; "
-                    "rows = p.scan(rf.discover_sources([{corpus!r}]), {workers}, draft=False); "
-                    "print(sum(r[2] == 'ok' for r in rows))",
-}
+import floor
+import python_peers
+
+PEER = ("import sys; sys.path.insert(0, {here!r}); import python_peers as p, rocov2_fast as rf; "
+        "rows = p.scan(rf.discover_sources([{corpus!r}]), {workers}, draft={draft}); "
+        "print(sum(r[2] == 'ok' for r in rows), 'images ok')")
 
 
-def ensure_corpus(articles: int, seed: int) -> Path:
-    corpus = OUT / f"corpus-{articles}-s{seed}"
+def ensure_corpus(figures: str, articles: int, seed: int, profile: str = "pmc") -> Path:
+    corpus = OUT / f"corpus-{figures}-{articles}-s{seed}" if profile == "pmc" else OUT / f"corpus-{profile}-{figures}-{articles}-s{seed}"
     if not (corpus / "truth.csv").exists():
         subprocess.run([sys.executable, "-m", "rocov2_fast.cli", "synth", str(corpus), "--articles", str(articles),
-                        "--seed", str(seed), "--profile", "pmc"], check=True)
+                        "--seed", str(seed), "--profile", profile, "--figures", figures], check=True)
     return corpus
 
 
+def command(method: str, corpus: Path, workers: int, out: Path) -> list[str]:
+    if method == "rocov2-fast":
+        cli = Path(sys.executable).with_name("rocov2-fast")
+        head = [str(cli)] if cli.exists() else [sys.executable, "-m", "rocov2_fast.cli"]
+        return head + ["scan", str(corpus), "--out", str(out), "--workers", str(workers), "--no-progress"]
+    draft = {"python-careful": True, "python-naive": False}[method]
+    return [sys.executable, "-c", PEER.format(here=str(HERE), corpus=str(corpus), workers=workers, draft=draft)]
+
+
+def images_ok(stdout: str) -> int:
+    return int(re.search(r"(\d+) images ok", stdout).group(1))
+
+
 def run(method: str, corpus: Path, workers: int) -> dict:
-    code = METHODS[method].format(corpus=str(corpus), workers=workers, here=str(HERE), tmp=str(OUT / "bench-scan.parquet"))
-    started = time.perf_counter()
-    usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = psutil.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    peak = 0
-    done = threading.Event()
+    with tempfile.TemporaryDirectory() as tmp:
+        r = python_peers.run_measured(command(method, corpus, workers, Path(tmp) / "scan.parquet"))
+    r["images"] = images_ok(r.pop("stdout"))
+    return r
 
-    def sample():
-        nonlocal peak
-        while not done.is_set():
-            try:
-                tree = [proc, *proc.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-            except psutil.Error:
-                pass
-            time.sleep(0.05)
 
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    stdout, _ = proc.communicate()
-    done.set()
-    sampler.join()
-    wall = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise SystemExit(f"{method} failed")
-    images = int(stdout.strip().splitlines()[-1])
-    mb = sum(p.stat().st_size for p in corpus.rglob("*.tar.gz")) / 1e6
-    # CPU of the process and every descendant it waited for (pool workers included).
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu_s = (usage.ru_utime - usage_before.ru_utime) + (usage.ru_stime - usage_before.ru_stime)
-    return {"method": method, "wall_s": wall, "images": images, "images_per_s": images / wall, "archive_mb_per_s": mb / wall,
-            "cpu_ms_per_image": 1000 * cpu_s / images, "peak_rss_mb": peak / 1e6, "corpus_mb": mb}
+def bench_profile(figures: str, args: argparse.Namespace) -> dict:
+    corpus = ensure_corpus(figures, args.articles, args.seed)
+    one = ensure_corpus(figures, 1, args.seed, profile="tiny")  # start-up: one small package
+    methods = args.methods.split(",")
+    best: dict[str, dict] = {}
+    for _ in range(args.repeat):
+        for method in methods:
+            r = run(method, corpus, args.workers)
+            r["startup_cpu_s"] = run(method, one, args.workers)["cpu_s"]
+            b = best.setdefault(method, r)
+            for key in ("wall_s", "cpu_s", "peak_rss_mb", "startup_cpu_s"):
+                b[key] = min(b[key], r[key])
+    fl = floor.measure(corpus, args.repeat)
+    if args.rss_articles:
+        big = ensure_corpus(figures, args.rss_articles, args.seed)
+        for method in methods:
+            best[method]["peak_rss_mb_big"] = run(method, big, args.workers)["peak_rss_mb"]
+    careful = best.get("python-careful")
+    for r in best.values():
+        r["cpu_vs_floor"] = r["cpu_s"] / fl["floor_cpu_s"]
+        r["cpu_less_startup_vs_floor"] = (r["cpu_s"] - r["startup_cpu_s"]) / fl["floor_cpu_s"]
+        r["cpu_vs_floor_libdeflate"] = r["cpu_s"] / fl["floor_libdeflate_cpu_s"] if "floor_libdeflate_cpu_s" in fl else None
+        r["wall_speedup_vs_careful"] = careful["wall_s"] / r["wall_s"] if careful else None
+    return {"figures": figures, "corpus": str(corpus), "articles": args.articles, "corpus_mb": fl["package_mb"],
+            "floor": fl, "methods": best}
+
+
+def print_table(results: list[dict], args: argparse.Namespace) -> None:
+    big = f"RSS MB @{args.rss_articles}" if args.rss_articles else ""
+    print(f"\nworkers={args.workers}, best of {args.repeat}; floor = zcat + djpeg (libdeflate: libdeflate-gunzip + djpeg)")
+    print(f"{'figures':9} {'method':15} {'images':>6} {'wall s':>7} {'CPU-s':>7} {'CPU/floor':>9} {'(libdeflate)':>12} "
+          f"{'start-up CPU-s':>14} {'less start-up':>13} {'speed-up vs careful':>19} {f'RSS MB @{args.articles}':>13} {big:>13}")
+    for res in results:
+        fl = res["floor"]
+        print(f"{res['figures']:9} {'C floor':15} {fl['jpegs']:6d} {'':>7} {fl['floor_cpu_s']:7.2f} {1:8.2f}x "
+              f"{fl.get('floor_libdeflate_cpu_s', float('nan')):11.2f}s")
+        for method, r in res["methods"].items():
+            ld = r["cpu_vs_floor_libdeflate"]
+            sp = r["wall_speedup_vs_careful"]
+            print(f"{'':9} {method:15} {r['images']:6d} {r['wall_s']:7.2f} {r['cpu_s']:7.2f} {r['cpu_vs_floor']:8.2f}x "
+                  f"{(f'{ld:.2f}x' if ld else ''):>12} {r['startup_cpu_s']:14.2f} {r['cpu_less_startup_vs_floor']:12.2f}x "
+                  f"{(f'{sp:.2f}x' if sp else ''):>19} {r['peak_rss_mb']:13.0f} "
+                  f"{r.get('peak_rss_mb_big', float('nan')):13.0f}")
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--articles", type=int, default=100)
+    ap.add_argument("--rss-articles", type=int, default=0, help="a second, larger corpus for peak RSS (0: none)")
+    ap.add_argument("--figures", default="smooth,textured", help="synth --figures profiles to compare")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--repeat", type=int, default=2, help="runs per method; the fastest is kept")
-    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--repeat", type=int, default=3, help="rounds; the best wall and least CPU of each method are kept")
+    ap.add_argument("--methods", default="rocov2-fast,python-careful", help="also: python-naive")
     args = ap.parse_args()
-    corpus = ensure_corpus(args.articles, args.seed)
-    results = []
-    for method in args.methods.split(","):
-        runs = [run(method, corpus, args.workers) for _ in range(args.repeat)]
-        results.append(min(runs, key=lambda r: r["wall_s"]))
-    base = next((r for r in results if r["method"] == "rocov2-fast"), None)
-    print(f"\ncorpus: {args.articles} articles, {results[0]['corpus_mb']:.0f} MB, workers={args.workers}")
-    print(f"{'method':16} {'images/s':>9} {'MB/s':>7} {'CPU ms/img':>11} {'peak RSS MB':>12} {'speed-up of rocov2-fast':>24}")
-    for r in results:
-        ratio = (base["images_per_s"] / r["images_per_s"]) if base else float("nan")
-        r["rocov2_fast_speedup"] = ratio
-        print(f"{r['method']:16} {r['images_per_s']:9.1f} {r['archive_mb_per_s']:7.1f} {r['cpu_ms_per_image']:11.1f} "
-              f"{r['peak_rss_mb']:12.0f} {ratio:23.2f}x")
-    OUT.mkdir(exist_ok=True)
+    results = [bench_profile(figures, args) for figures in args.figures.split(",")]
+    print_table(results, args)
+    OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"scan-{args.articles}.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
 
 

@@ -79,3 +79,43 @@ def scan_package(args: tuple[str, bool]) -> list[tuple]:
 def scan(paths: list[str], workers: int, draft: bool) -> list[tuple]:
     with Pool(workers) as pool:
         return [row for rows in pool.imap_unordered(scan_package, [(p, draft) for p in paths], chunksize=1) for row in rows]
+
+
+def run_measured(command: list[str], env: dict | None = None) -> dict:
+    """Runs `command` as a fresh process (as a user would run it, start-up and imports
+    included): wall s, CPU-s (user + sys of the process and every descendant it waited for:
+    pool workers included), peak RSS (the sampled sum over the process tree, MB) and stdout."""
+    import resource
+    import subprocess
+    import threading
+    import time
+
+    import psutil
+
+    started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = psutil.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            try:
+                tree = [proc, *proc.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    stdout, _ = proc.communicate()
+    done.set()
+    sampler.join()
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"error: {' '.join(command[:4])} … exited {proc.returncode}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak / 1e6, "stdout": stdout}
