@@ -1,5 +1,5 @@
 """From run to dataset: the split's properties, the ROCOv2 and Hugging Face exports and their
-round trips, the report, and `build`'s stage-by-stage resume. One synthetic corpus is built once
+round trips and the report (`build` itself: test_build.py). One synthetic corpus is built once
 through the whole pipeline (real filter models, fastText, MedCAT)."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from rocov2_fast.build import STAGES, BuildOptions, build
 from rocov2_fast.dataset import export_hf, export_rocov2, import_rocov2, iterative_stratification, read_dataset, split_run
 from rocov2_fast.dataset.split import stratification_quality
 from rocov2_fast.dataset.tables import attribution
@@ -26,11 +25,6 @@ ROCOV2_FILES = sorted(
 
 
 @pytest.fixture(scope="module")
-def corpus(dataset_corpus) -> Path:
-    return dataset_corpus
-
-
-@pytest.fixture(scope="module")
 def built(built_run) -> tuple[Path, list[str]]:
     return built_run
 
@@ -38,18 +32,6 @@ def built(built_run) -> tuple[Path, list[str]]:
 def read_csv_rows(path: Path) -> list[list[str]]:
     with path.open(newline="", encoding="utf-8") as f:
         return list(csv.reader(f))
-
-
-def test_build_runs_every_stage_and_leaves_a_dataset(built):
-    run, lines = built
-    assert [line.split("]")[0][1:] for line in lines] == list(STAGES)
-    df = read_dataset(run)
-    assert df.height >= 30, "the synthetic corpus should leave a dataset worth splitting"
-    kept = pl.read_parquet(run / "manifest.parquet").filter(pl.col("fate") == "kept")
-    captions_kept = pl.read_parquet(run / "captions.parquet").filter(pl.col("keep"))
-    assert set(df["image_id"]) == set(kept["image_id"]) & set(captions_kept["image_id"])
-    assert sorted(p.name for p in (run / "export" / "rocov2").iterdir()) == ROCOV2_FILES
-    assert (run / "report.html").exists() and (run / "export" / "hf" / "README.md").exists()
 
 
 def test_split_keeps_articles_together_hits_the_ratios_and_drops_unseen_concepts(built):
@@ -196,21 +178,6 @@ def test_report_numbers_match_the_dataset(built):
     assert len(re.findall(r"<img ", page)) == 4
 
 
-def test_build_skips_finished_stages_and_reruns_from_a_changed_one(built, corpus):
-    run, _ = built
-    lines: list[str] = []
-    opts = BuildOptions(inputs=[str(corpus)], out=run, file_list=str(corpus / "oa_file_list.csv"), min_images=1, show_progress=False)
-    build(opts, log=lines.append)
-    assert all("skipped" in line for line in lines) and len(lines) == len(STAGES)
-    lines.clear()
-    opts.redo = ("split",)
-    build(opts, log=lines.append)
-    rerun = [line.split("]")[0][1:] for line in lines if "skipped" not in line]
-    assert rerun == ["split", "export", "report"]
-    with pytest.raises(ValueError, match="unknown stage"):
-        build(BuildOptions(inputs=[], out=run, redo=("nope",)), log=lines.append)
-
-
 def test_attribution_line():
     line = attribution("Dennehy JJ; Wang IN", "Factors influencing lysis time", "BMC Microbiology", 2011, "CC BY",
                        "http://creativecommons.org/licenses/by/2.0")
@@ -218,23 +185,3 @@ def test_attribution_line():
                     "CC BY (http://creativecommons.org/licenses/by/2.0).")
     many = attribution("A X; B Y; C Z; D W", "T", None, None, "CC BY-NC", "by-nc")
     assert many == "A X, B Y, C Z, et al. T. CC BY-NC."
-
-
-def test_cli_split_export_report_and_bad_ratios(built, tmp_path):
-    from typer.testing import CliRunner
-
-    from rocov2_fast.cli import app
-
-    run, _ = built
-    runner = CliRunner()
-    bad = runner.invoke(app, ["split", str(run), "--ratios", "0.5,0.5,0.5"])
-    assert bad.exit_code == 2 and "summing to 1" in bad.output
-    ok = runner.invoke(app, ["split", str(run), "--seed", "0"])
-    assert ok.exit_code == 0 and "LD" in ok.output
-    exported = runner.invoke(app, ["export", str(run), "--out", str(tmp_path / "x"), "--format", "rocov2", "--prefix", "MINE"])
-    assert exported.exit_code == 0
-    assert read_csv_rows(tmp_path / "x" / "train_captions.csv")[1][0] == "MINE_train_000001"
-    missing = runner.invoke(app, ["import-rocov2", str(tmp_path / "nothing"), "--out", str(tmp_path / "y")])
-    assert missing.exit_code == 2 and "train_captions.csv" in missing.output
-    report = runner.invoke(app, ["report", str(run)])
-    assert report.exit_code == 0 and "report.html" in report.output

@@ -15,7 +15,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from rocov2_fast import synth
 from rocov2_fast.errors import Rocov2Error
 from rocov2_fast.filter import FilterModel, FilterOptions, GpuUnavailableError, run_filter
 from rocov2_fast.filter.models import default_model_path, providers_for
@@ -24,10 +23,8 @@ ALLOWED = ("CC BY", "CC BY-NC")
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("filter_corpus")
-    synth.generate(out, synth.Options(articles=24, seed=21, profile="tiny", faults=True))
-    return out
+def corpus(make_corpus) -> Path:
+    return make_corpus(24, seed=21, faults=True, name="filter_corpus")
 
 
 @pytest.fixture(scope="module")
