@@ -31,6 +31,19 @@ def test_every_command_is_listed():
     assert len(COMMANDS) > 25 and ("build",) in COMMANDS and ("evaluate", "concepts") in COMMANDS
 
 
+def test_top_help_and_readme_name_every_command_and_module():
+    from pathlib import Path
+
+    import rocov2_fast.cli as cli
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for words in COMMANDS[1:]:
+        assert f"`{words[0]}" in cli.__doc__, words
+        assert f"`rocov2-fast {words[0]}" in readme, words
+    for module in ("dataset/", "fetch/", "evaluate/", "baselines/", "build.py"):
+        assert module in cli.__doc__ and module in readme, module
+
+
 @pytest.mark.parametrize("words", COMMANDS, ids=lambda words: " ".join(words) or "top")
 def test_help_snapshot(words, snapshot):
     result = CliRunner().invoke(app, [*words, "--help"], prog_name="rocov2-fast", terminal_width=80)

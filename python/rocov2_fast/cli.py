@@ -1,10 +1,19 @@
-"""`rocov2-fast`: the pipeline from the command line, one thin function per command.
+"""`rocov2-fast`: PMC Open Access → a curated radiology image-caption dataset (ROCOv2), one thin function per command.
 
-Data flow: archive → records (scan) → batches → decisions → manifest (filter) → dataset.
-Commands: `synth` (a synthetic PMC OA corpus), `scan` (archives → records), `filter` (records →
-licence, compound, radiology and near-duplicate decisions → manifest + kept images),
-`train-filter` (the filter models), `captions`, `concepts`, `suggest-manual`, `split` (→ the
-dataset table), `export`, `import-rocov2`, `report`, and `build` (all of them, stage by stage).
+Data flow: archive → records (scan) → batches → decisions → manifest (filter) → captions →
+concepts → dataset (split) → files (export) → report; `build` runs them all, stage by stage.
+
+Commands: `synth` (a synthetic PMC OA corpus), `fetch` (download the licence-allowed part of PMC
+OA), `scan` (archives → records), `filter` (licence, compound, radiology and near-duplicate
+decisions → manifest + kept images), `rethreshold`, `status`, `inspect` (a run's images by eye),
+`train-filter`, `trainset roco|list` (its training folders), `captions`, `concepts`,
+`suggest-manual`, `build-concept-model` (the MedCAT pack), `split`, `export`, `import-rocov2`,
+`report`, `build` (all stages), `evaluate concepts|captions` (ImageCLEF rules), `baseline
+concepts|captions` (the paper's models).
+
+Modules: ingest.py, filter/, captions.py, concepts/, dataset/ (split, export, import, report),
+fetch/, evaluate/, baselines/, build.py (the stage table), options.py (every option's default),
+config.py (--config, ROCOV2_FAST_<OPTION>), rundir.py (the run directory), synth/.
 """
 
 from __future__ import annotations
