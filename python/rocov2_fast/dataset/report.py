@@ -38,6 +38,12 @@ def modality_of(manual: list[str], concepts: list[str]) -> str:
     return "combined" if len(automatic) > 1 else MODALITIES[automatic[0]] if automatic else "unlabelled"
 
 
+def most_common(counts: Counter, n: int = TOP) -> list[tuple[str, int]]:
+    """The n largest counts, ties by key: `Counter.most_common` keeps insertion order for ties,
+    which follows set iteration and so changes from run to run (string hashing is salted)."""
+    return sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:n]
+
+
 def read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -50,7 +56,7 @@ def funnel(run_dir: Path) -> dict:
         stages["filter"] = summary["funnel"]
     captions = run_dir / "captions.parquet"
     if captions.exists():
-        reasons = dict(pl.read_parquet(captions)["reason"].fill_null("kept").value_counts().rows())
+        reasons = dict(sorted(pl.read_parquet(captions)["reason"].fill_null("kept").value_counts().rows()))
         stages["captions"] = reasons
     concepts = read_json(run_dir / "concepts_summary.json")
     if concepts:
@@ -88,9 +94,9 @@ def analyse(df: pl.DataFrame, run_dir: Path) -> dict:
         "concepts_per_image": spread(per_image) | {"histogram": {int(k): int(v) for k, v in sorted(Counter(per_image.to_list()).items())}},
         "distinct_concepts": len(cui_counts),
         "top_concepts": [{"cui": c, "name": names.get(c, ""), "images": k, "share": round(k / n, 4)}
-                         for c, k in cui_counts.most_common(TOP)],
+                         for c, k in most_common(cui_counts)],
         "top_semantic_types": [{"tui": t, "name": SEMANTIC_TYPE_NAMES.get(t, t), "images": k, "concepts": type_concepts[t]}
-                               for t, k in type_images.most_common(TOP)],
+                               for t, k in most_common(type_images)],
         "modality_mix": {s: {m: mix[(s, m)] for m in sorted(set(modality)) if mix[(s, m)]} for s in SPLITS},
         "funnel": funnel(run_dir),
         "provenance": run_facts(run_dir),  # version, models (digest, training data), thresholds, Table 1

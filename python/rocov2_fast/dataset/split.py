@@ -135,7 +135,7 @@ def split_run(run_dir: Path, *, ratios=DEFAULT_RATIOS, seed: int = SEED, group_b
     summary = {
         "images": df.height, "articles": df["pmcid"].n_unique(), "seed": seed, "group_by": group_by,
         "ratios": list(ratios), "sizes": {s: int((df["split"] == s).sum()) for s in SPLITS},
-        "manual_source": dict(df.group_by("manual_source").len().rows()),
+        "manual_source": dict(sorted(df.group_by("manual_source").len().rows(), key=lambda kv: str(kv[0]))),
         "unseen_concepts_removed": removed,
         "quality": stratification_quality(labels, folds, ratios),
     }

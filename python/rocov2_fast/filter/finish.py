@@ -37,7 +37,7 @@ class Funnel:
 
 def finish(run: RunDir, dedup_distance: int) -> pl.DataFrame:
     """Global near-duplicate removal over all shards, then the merged manifest."""
-    manifest = pl.from_arrow(run.read_parts(MANIFEST_SCHEMA)).sort("archive", "figure_index", "graphic", nulls_last=True)
+    manifest = pl.from_arrow(run.read_parts(MANIFEST_SCHEMA)).sort("archive", "figure_index", "graphic", "image_id", nulls_last=True)
     kept = manifest.filter(pl.col("fate") == "kept")
     result = dedup.find_duplicates(kept, dedup_distance)
     duplicates = pl.DataFrame({"image_id": list(result.duplicate_of), "duplicate_of": list(result.duplicate_of.values())},
