@@ -533,7 +533,7 @@ def fetch_command(
     out: Annotated[Path, typer.Option("--out", help="Folder to download into (the layout `scan` reads).")],
     base_url: Annotated[Optional[str], typer.Option(help="Server root (default: NCBI's for the layout).")] = None,
     file_list: Annotated[Optional[str], typer.Option(help="oa_file_list.csv path or URL (legacy; default: the base URL's).")] = None,
-    licenses: Annotated[str, typer.Option(help="Licences to fetch, comma-separated.")] = "CC BY,CC BY-NC",
+    licenses: Annotated[str, typer.Option(help="Licences to fetch, comma-separated.")] = ",".join(opt.LICENSES),
     layout: Annotated[str, typer.Option(help="'legacy' packages or 'cloud' per-article files.")] = "legacy",
     only: Annotated[str, typer.Option(help="'xml,figures' (cloud: the XML and the images it references) or 'all'.")] = "xml,figures",
     jobs: Annotated[int, typer.Option(help="Concurrent downloads.", min=1)] = 8,

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import polars as pl
 
+from ..options import MIN_IMAGES
+
 #: The paper's most frequent, visually observable types (Body Part, Diagnostic Procedure, Body
 #: Location, Spatial Concept, Pathologic Function, Disease, Qualitative Concept, Tissue, Medical
 #: Device, Neoplastic Process).
@@ -39,7 +41,7 @@ def read_blacklist(path: str | Path | None) -> set[str]:
     return {l.split("#")[0].strip() for l in Path(path).read_text().splitlines() if l.split("#")[0].strip()}
 
 
-def apply_filters(concepts: pl.DataFrame, types: dict[str, set[str]], *, min_images: int = 10,
+def apply_filters(concepts: pl.DataFrame, types: dict[str, set[str]], *, min_images: int = MIN_IMAGES,
                   allowed_tuis: tuple[str, ...] | None = DEFAULT_TUIS, blacklist: set[str] = frozenset(),
                   remap: dict[str, str] | None = None) -> tuple[pl.DataFrame, FilterReport]:
     """`concepts`: `image_id`, `cuis` (list). Concepts whose types are unknown (the default pack
