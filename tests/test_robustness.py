@@ -229,6 +229,7 @@ def test_resume_redoes_the_shard_of_a_replaced_package_and_a_changed_file_list_r
     import os
 
     from rocov2_fast.filter import FilterOptions, run_filter
+    from rocov2_fast.filter.run import dry_run
 
     c = tmp_path / "c"
     header = "File,Article Citation,Accession ID,Last Updated (YYYY-MM-DD HH:MM:SS),PMID,License\n"
@@ -243,10 +244,12 @@ def test_resume_redoes_the_shard_of_a_replaced_package_and_a_changed_file_list_r
     file_list("2024-01-01 00:00:00")
     out = tmp_path / "run"
 
+    def options() -> FilterOptions:
+        return FilterOptions(inputs=[str(c)], out=out, workers=2, shard_size=1, file_list=str(c / "oa_file_list.csv"),
+                             compound_threshold=1.5, radiology_threshold=0.0, layout_threshold=1.5, show_progress=False)
+
     def run() -> tuple[dict, pl.DataFrame]:
-        summary = run_filter(FilterOptions(inputs=[str(c)], out=out, workers=2, shard_size=1, file_list=str(c / "oa_file_list.csv"),
-                                           compound_threshold=1.5, radiology_threshold=0.0, layout_threshold=1.5,
-                                           show_progress=False))
+        summary = run_filter(options())
         return summary, pl.read_parquet(out / "manifest.parquet")
 
     summary, manifest = run()
@@ -257,6 +260,8 @@ def test_resume_redoes_the_shard_of_a_replaced_package_and_a_changed_file_list_r
 
     # Another package under the same file name: its shard is redone, the old images are gone.
     write_package(c / "PMC61.tar.gz", {"PMC61/a.nxml": article_xml(fig("g1", fig_id="g1")), "PMC61/g1.jpg": jpeg_bytes(seed=64)})
+    plan = dry_run(options())
+    assert (plan["shards_done"], plan["shards_done_but_sources_changed"], plan["shards_to_do"]) == (1, 1, 1)
     summary, manifest = run()
     assert summary["shards_processed_this_run"] == 1
     assert sorted(manifest["image_id"]) == ["PMC61_g1", "PMC62_f1"]

@@ -179,8 +179,8 @@ def redo_changed_shards(run: RunDir, plan: dict, opts: FilterOptions) -> None:
     for k in range(plan["shards"]):
         if k % opts.num_nodes != opts.node_rank or not run.part_path(k).exists():
             continue
-        marker = read_json(run.marker_path(k)) if run.marker_path(k).exists() else None
         now = plan["fingerprints"][k * size:(k + 1) * size]
+        marker = shard_marker(run, k)
         if marker is not None and marker.get("fingerprints") == now:
             continue
         if marker is not None:
@@ -340,6 +340,11 @@ def finish_run(run: RunDir, opts: FilterOptions, started: float, done_now: int, 
     return summary
 
 
+def shard_marker(run: RunDir, k: int) -> dict | None:
+    """Shard k's marker when the shard is done (marker and part present)."""
+    return read_json(run.marker_path(k)) if run.shard_done(k) else None
+
+
 def dry_run(opts: FilterOptions) -> dict:
     """What a run would do, without decoding or writing anything: sources, what the file list
     excludes per licence (packages and bytes), shards to do and done."""
@@ -356,10 +361,17 @@ def dry_run(opts: FilterOptions) -> dict:
             entry["packages"] += 1
             entry["bytes"] += size
     shards = (len(sources) + opts.shard_size - 1) // opts.shard_size
-    done = sum(1 for k in range(shards) if run.shard_done(k)) if run.plan_json.exists() and not opts.fresh else 0
+    done = changed = 0
+    if run.plan_json.exists() and not opts.fresh:  # done, and its sources as they were (else a resume redoes it)
+        now, size = fingerprints(sources, opts.file_list), opts.shard_size
+        for k in range(shards):
+            if (marker := shard_marker(run, k)) is not None:
+                current = marker.get("fingerprints") == now[k * size:(k + 1) * size]
+                done, changed = done + current, changed + (not current)
     unlisted = sum(1 for s in sources if listed and (accession(s) or "") not in listed)
     return {"sources": len(sources), "bytes": total_bytes, "excluded_by_file_list": dict(sorted(excluded.items())),
             "not_in_file_list": unlisted, "shards": shards, "shards_done": done, "shards_to_do": shards - done,
+            "shards_done_but_sources_changed": changed,
             "shard_size": opts.shard_size, "licenses": list(opts.licenses)}
 
 
