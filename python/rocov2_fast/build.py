@@ -169,18 +169,31 @@ def file_digest(path: Path) -> str | None:
     A folder's: the names, sizes and modification times of the files in it (exports are large)."""
     path = Path(path)
     if path.is_dir():
-        return digest(sorted((str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns)
-                             for p in path.rglob("*") if p.is_file()))
+        return digest(sorted((str(p.relative_to(path)), *stamp(p)) for p in path.rglob("*") if p.is_file()))
     try:
-        data = path.read_bytes()
+        key = (str(path), *stamp(path))
     except FileNotFoundError:
         return None
-    if path.suffix == ".json":
-        try:
-            data = json.dumps(json.loads(data), sort_keys=True).encode()
-        except ValueError:
-            pass
-    return hashlib.sha256(data).hexdigest()
+    if key not in _digests:  # a large table is read by several stages: digested once while unchanged
+        with path.open("rb") as f:
+            data = f.read() if path.suffix == ".json" else None
+            if data is not None:
+                try:
+                    data = json.dumps(json.loads(data), sort_keys=True).encode()
+                except ValueError:
+                    pass
+                _digests[key] = hashlib.sha256(data).hexdigest()
+            else:
+                _digests[key] = hashlib.file_digest(f, "sha256").hexdigest()
+    return _digests[key]
+
+
+_digests: dict[tuple, str] = {}
+
+
+def stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
 
 
 def digest(value) -> str:
@@ -195,7 +208,7 @@ def source_stamps(inputs: list[str]) -> list:
     for source in discover_sources([os.fspath(p) for p in inputs]):
         path = Path(source)
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        stamps.append([source, [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files]])
+        stamps.append([source, [(str(p), *stamp(p)) for p in files]])
     return stamps
 
 
@@ -244,6 +257,7 @@ def build(o: BuildOptions, log: Callable[[str], None] = print) -> dict:
     and again when it ends, so a stage killed part-way resumes (filter, shard by shard) only when
     nothing it reads changed since."""
     check(o)
+    _digests.clear()  # digests are remembered within one build only
     run_dir = o.out
     run_dir.mkdir(parents=True, exist_ok=True)
     state_path = run_dir / rundir.BUILD_JSON
