@@ -128,8 +128,9 @@ STAGE_OPTIONS = {"filter": FilterOptions, "captions": CleanOptions, "concepts": 
 
 @dataclass(init=False)
 class BuildOptions:
-    """One of each stage's options. `BuildOptions.of(inputs, out, **options)` (and the plain constructor
-    with `inputs=`/`out=`) takes the stage options by their own names, as the command line does."""
+    """One of each stage's options. The constructor takes a stage's options whole (`FilterOptions` first,
+    `captions=CleanOptions(...)`, ...) or option by option under their own names, as the command line
+    gives them (`BuildOptions(inputs=[...], out=run, min_images=1, seed=3)`)."""
 
     filter: FilterOptions
     captions: CleanOptions = field(default_factory=CleanOptions)
@@ -146,7 +147,7 @@ class BuildOptions:
             own = {f.name for f in fields(cls)}
             mine = {k: options.pop(k) for k in list(options) if k in own}
             if name == "filter":
-                filter = filter or FilterOptions(**{"inputs": [], "out": Path("."), **mine})
+                filter = replace(filter, **mine) if filter else FilterOptions(**{"inputs": [], "out": Path("."), **mine})
             else:
                 stages[name] = replace(stages[name], **mine) if name in stages else cls(**mine)
         if options:
