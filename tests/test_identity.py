@@ -111,14 +111,16 @@ def test_two_packages_claiming_one_pmcid_keep_both_images_and_are_noted(tmp_path
 
 def test_graphic_names_that_sanitise_alike_give_two_images_and_split_runs(tmp_path):
     corpus = tmp_path / "c"
-    package(corpus / "PMC20.tar.gz", [["x/f1"], ["x_f1"], ["f 1"], ["f_1"]], seed=20)
+    package(corpus / "PMC20.tar.gz", [["x/f1"], ["x_f1"], ["f 1"], ["f_1"], ["g" * 300]], seed=20)
     out = tmp_path / "run"
     manifest = keep_all([corpus], out)
     check_run(out, manifest)
     ids = dict(manifest.select("graphic", "image_id").iter_rows())
     assert ids["x_f1"] == "PMC20_x_f1" and ids["f_1"] == "PMC20_f_1"  # already safe: as written
     assert ids["x/f1"].startswith("PMC20_x_f1~") and ids["f 1"].startswith("PMC20_f_1~")
-    assert manifest["fate"].to_list() == ["kept"] * 4
+    assert ids["g" * 300].startswith("PMC20_" + "g" * 120 + "~")  # long names are cut: ids are file names
+    assert max(len(p.name) for p in (out / "images").iterdir()) < 255
+    assert manifest["fate"].to_list() == ["kept"] * 5
     dataset = run_split(out)  # was a polars ShapeError
     assert dataset["image_id"].is_unique().all()
     assert sorted(dataset["image_id"]) == sorted(ids.values())
@@ -157,8 +159,9 @@ def test_ids_do_not_depend_on_shards_workers_or_input_order(tmp_path):
 
 # -- properties over random name collisions ---------------------------------------------------------
 
-NAMES = ["f1", "F1", "x/f1", "x_f1", "f 1", "f_1", "f1.jpg", "ü1", "u1", "a.b", "a_b"]
-FILES = ["PMC1.tar.gz", "PMC1.tgz", "pmc1.tar.gz", "PMC2.tar.gz", "odd name.tar.gz", "odd-name.tar.gz", "PMC01.tar.gz"]
+NAMES = ["f1", "F1", "x/f1", "x_f1", "f 1", "f_1", "f1.jpg", "ü1", "u1", "a.b", "a_b", "g" * 300]
+FILES = ["PMC1.tar.gz", "PMC1.tgz", "pmc1.tar.gz", "PMC2.tar.gz", "odd name.tar.gz", "odd-name.tar.gz", "PMC01.tar.gz",
+         "x" * 200 + ".tar.gz"]
 
 articles = st.lists(st.lists(st.lists(st.sampled_from(NAMES), min_size=0, max_size=3), min_size=1, max_size=4),
                     min_size=1, max_size=5)
@@ -176,6 +179,7 @@ def test_ids_are_unique_and_independent_of_order(places, figures, seed):
     ids = sources_image_ids([r[0] for r in rows], [r[2] for r in rows], [r[1] for r in rows], keys)
     assert len({i.casefold() for i in ids}) == len(ids)
     assert len({image_file_name(i, "m.JPG").casefold() for i in ids}) == len(ids)
+    assert max(len(image_file_name(i, "m." + "x" * 40).encode()) for i in ids) < 255  # a file name on any filesystem
     for ident, (source, _, graphic) in zip(ids, rows):
         key, _, name = ident.partition("_")
         assert "_" not in key and ("~" in key) == (source in keys)

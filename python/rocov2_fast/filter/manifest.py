@@ -5,12 +5,13 @@ Identity rule (docs/filter.md, "Image identity"): `image_id = <source key>_<name
 
 - *source key*: the accession in the source's file name (`PMC13900` from `PMC13900.tar.gz` or
   `PMC13900.2/`), else the file name up to its first dot with every character outside
-  `[A-Za-z0-9-]` made `-`. When several sources of the run share a key (case-insensitively: a
-  copied package in another folder, `PMC1.tar.gz` beside `PMC1.tgz`), each of them gets
+  `[A-Za-z0-9-]` made `-` (at most 80 characters). When several sources of the run share a key
+  (case-insensitively: a copied package in another folder, `PMC1.tar.gz` beside `PMC1.tgz`),
+  each of them gets
   `~` + 10 hex digits of SHA-256 of its path relative to the deepest folder holding all of them.
   Keys never contain `_`, so the first `_` of an id ends the key.
 - *name*: the `xlink:href` as written when it is already safe (`[A-Za-z0-9._-]`) and it is the
-  first graphic of its source with that name (case-insensitively, after making it safe); any
+  first graphic of its source with that name (case-insensitively), at most 120 characters; any
   other graphic gets the safe spelling (unsafe characters → `_`) + `~` + 10 hex digits of SHA-256
   of (the raw graphic, how many earlier rows of the source carry the same raw graphic). Rows
   without a graphic are `~fig<figure_index>` or `~source`. Plain names never contain `~`.
@@ -61,8 +62,10 @@ MARK = "~"
 #: the key/name border: never inside a key
 BORDER = "_"
 DIGEST_HEX = 10
-#: a safe graphic name longer than this is shortened (and digested): ids become file names
-MAX_PLAIN = 150
+#: a safe graphic name longer than this is shortened (and digested), a source key cut: ids become
+#: file names, which must stay under 255 bytes (key ≤ 91, name ≤ 131 + `~r<row>`, extension ≤ 16)
+MAX_PLAIN = 120
+MAX_KEY = 80
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 _UNSAFE_KEY = re.compile(r"[^A-Za-z0-9-]")
 
@@ -80,7 +83,7 @@ def accession(path: str) -> str | None:
 
 def plain_source_key(source: str) -> str:
     """The readable key of a source: its file name's accession, else its safe stem."""
-    return accession(source) or _UNSAFE_KEY.sub("-", Path(source).name.split(".")[0]) or "source"
+    return accession(source) or _UNSAFE_KEY.sub("-", Path(source).name.split(".")[0])[:MAX_KEY] or "source"
 
 
 def source_keys(sources: Sequence[str]) -> dict[str, str]:
