@@ -4,6 +4,7 @@ built from real tar.gz packages of real JPEGs and run through the real filter (a
 
 from __future__ import annotations
 
+import json
 import random
 import tempfile
 from pathlib import Path
@@ -12,7 +13,7 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import article_xml, fig, jpeg_bytes, write_package
+from helpers import article_xml, jpeg_bytes, write_package
 from rocov2_fast.filter import FilterOptions, run_filter
 from rocov2_fast.filter.manifest import image_file_name, source_keys, sources_image_ids
 
@@ -37,8 +38,8 @@ def package(path: Path, graphics: list[list[str]], seed: int = 0, pmcid: str = "
 
 def keep_all(inputs: list[Path], out: Path, **kw) -> pl.DataFrame:
     """The filter with its models out of the way (every decoded image kept unless a near-duplicate)."""
-    options = dict(workers=2, shard_size=2, compound_threshold=1.5, radiology_threshold=0.0, layout_threshold=1.5,
-                   show_progress=False) | kw
+    options = {"workers": 2, "shard_size": 2, "compound_threshold": 1.5, "radiology_threshold": 0.0,
+               "layout_threshold": 1.5, "show_progress": False} | kw
     run_filter(FilterOptions(inputs=[str(p) for p in inputs], out=out, **options))
     return pl.read_parquet(out / "manifest.parquet")
 
@@ -90,7 +91,7 @@ def test_copied_package_gets_its_own_ids_and_is_a_near_duplicate_not_itself(tmp_
     assert dropped.height == 2
     by_graphic = dict(copies.filter(pl.col("fate") == "kept").select("graphic", "image_id").iter_rows())
     assert dict(dropped.select("graphic", "duplicate_of").iter_rows()) == by_graphic
-    summary = __import__("json").loads((out / "summary.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
     assert summary["identity"]["sources_sharing_a_key"] == 2
     assert summary["identity"]["pmcids_claimed_by_several_sources"] == {"PMC4242": 3}
 
@@ -104,7 +105,7 @@ def test_two_packages_claiming_one_pmcid_keep_both_images_and_are_noted(tmp_path
     check_run(out, manifest)
     assert manifest.sort("archive")["image_id"].to_list() == ["PMC10_f1", "PMC11_f1"]
     assert manifest["fate"].to_list() == ["kept", "kept"]
-    summary = __import__("json").loads((out / "summary.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
     assert summary["identity"] == {"pmcids_claimed_by_several_sources": {"PMC777": 2}, "sources_sharing_a_key": 0,
                                    "graphics_renamed": 0}
 
