@@ -310,7 +310,8 @@ def test_filter_writes_nothing_in_home(tmp_path):
 def test_two_identical_builds_write_the_same_tables_and_json(tmp_path):
     """Row order of every part, manifest and dataset table and key order of report.json and
     split_summary.json do not depend on which decode thread finished first or on Python's salted
-    string hashing (each build runs with its own PYTHONHASHSEED)."""
+    string hashing (each build runs with its own PYTHONHASHSEED). Each build also runs with an
+    empty HOME and leaves it empty."""
     import os
     import subprocess
     import sys
@@ -320,13 +321,18 @@ def test_two_identical_builds_write_the_same_tables_and_json(tmp_path):
     corpus = tmp_path / "corpus"
     synth.generate(corpus, synth.Options(articles=30, seed=21, profile="tiny"))
     runs = []
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "MPLCONFIGDIR",
+                                                             "ORT_DISABLE_TELEMETRY")}
     for seed in ("1", "2"):
-        out = tmp_path / f"build{seed}"
+        out, home = tmp_path / f"build{seed}", tmp_path / f"home{seed}"
+        home.mkdir()
         done = subprocess.run([sys.executable, "-m", "rocov2_fast.cli", "build", str(corpus), "--out", str(out),
                                "--file-list", str(corpus / "oa_file_list.csv"), "--workers", "2", "--shard-size", "8",
                                "--min-images", "1", "--no-progress"],
-                              env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True, text=True, timeout=300)
+                              env={**env, "PYTHONHASHSEED": seed, "HOME": str(home)}, capture_output=True, text=True,
+                              timeout=300)
         assert done.returncode == 0, done.stderr
+        assert list(home.rglob("*")) == []  # every stage (models, fastText, MedCAT, plots) wrote nothing in HOME
         runs.append(out)
     one, two = runs
     parts = sorted(p.name for p in (one / "manifest").glob("part-*.parquet"))
