@@ -27,6 +27,7 @@ import itertools
 import json
 import os
 import socket
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -72,12 +73,11 @@ def source_state(path: str) -> str:
     `<bytes>:<mtime ns>` of a package; of an article folder, `<bytes>:<newest mtime ns>:<files>`
     over its files; `missing` when it cannot be read. A source rewritten with the same size and
     modification time is not noticed (nothing here reads the contents)."""
-    p = Path(path)
     try:
-        if p.is_dir():
-            stats = [f.stat() for f in p.rglob("*") if f.is_file()]
-            return f"{sum(st.st_size for st in stats)}:{max((st.st_mtime_ns for st in stats), default=0)}:{len(stats)}"
-        st = p.stat()
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            files = [f.stat() for f in Path(path).rglob("*") if f.is_file()]
+            return f"{sum(s.st_size for s in files)}:{max((s.st_mtime_ns for s in files), default=0)}:{len(files)}"
         return f"{st.st_size}:{st.st_mtime_ns}"
     except OSError:
         return "missing"

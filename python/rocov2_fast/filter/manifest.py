@@ -74,16 +74,20 @@ def digest(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:DIGEST_HEX]
 
 
+def _file_name(path: str) -> str:
+    return os.path.basename(path.rstrip("/"))  # as Path(path).name, at a tenth of the cost (millions of sources)
+
+
 def accession(path: str) -> str | None:
     """`PMC13900` from `.../PMC13900.tar.gz` or `.../PMC13900.2/`, else None."""
-    name = Path(path).name
-    digits = "".join(c for c in name[3:].split(".")[0] if c.isdigit()) if name.startswith("PMC") else ""
+    name = _file_name(path)
+    digits = "".join(filter(str.isdigit, name[3:].split(".", 1)[0])) if name.startswith("PMC") else ""
     return f"PMC{digits}" if digits else None
 
 
 def plain_source_key(source: str) -> str:
     """The readable key of a source: its file name's accession, else its safe stem."""
-    return accession(source) or _UNSAFE_KEY.sub("-", Path(source).name.split(".")[0])[:MAX_KEY] or "source"
+    return accession(source) or _UNSAFE_KEY.sub("-", _file_name(source).split(".", 1)[0])[:MAX_KEY] or "source"
 
 
 def source_keys(sources: Sequence[str]) -> dict[str, str]:

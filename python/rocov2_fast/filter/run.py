@@ -154,7 +154,9 @@ def plan_run(opts: FilterOptions, run: RunDir) -> dict:
 def fingerprints(sources: list[str], file_list: str | None) -> list[str]:
     """`rundir.source_state` of each source, plus `:` and a digest of its file-list row when listed
     (so a changed "Last Updated", licence or PMID counts as a change)."""
-    rows = file_list_rows(file_list, {accession(s) for s in sources}) if file_list else {}
+    if not file_list:
+        return [source_state(s) for s in sources]
+    rows = file_list_rows(file_list, {accession(s) for s in sources})
     return [source_state(s) + (f":{rows[a]}" if (a := accession(s)) in rows else "") for s in sources]
 
 
