@@ -4,6 +4,7 @@ later stage) when something did, however the earlier run ended (a failure, or SI
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -75,7 +76,7 @@ def exported_pmcids(run: Path) -> set[str]:
 def test_inputs_added_then_a_failed_or_killed_build_reruns_every_later_stage(tmp_path):
     """The corpus grows twice. Once the build fails right after `filter`, once it is killed (SIGKILL)
     right after `filter`; each time the rerun reruns every later stage and exports the new images.
-    A rerun with nothing changed skips every stage."""
+    A rerun with nothing changed skips every stage; one with a package touched redoes its shard only."""
     corpus, held = tmp_path / "corpus", tmp_path / "held"
     made = CliRunner().invoke(app, ["synth", str(corpus), "--articles", "48", "--seed", "21", "--profile", "tiny"])
     assert made.exit_code == 0, made.output
@@ -84,7 +85,7 @@ def test_inputs_added_then_a_failed_or_killed_build_reruns_every_later_stage(tmp
     move_packages(packages[24:], corpus, held)
     run = tmp_path / "run"
     opts = BuildOptions(inputs=[str(corpus)], out=run, file_list=str(corpus / "oa_file_list.csv"), min_images=1,
-                        show_progress=False, formats=("rocov2",))
+                        show_progress=False, formats=("rocov2",), shard_size=8)
     lines: list[str] = []
     build(opts, log=lines.append)
     assert [stage_of(line) for line in lines] == list(STAGES)
@@ -112,7 +113,7 @@ def test_inputs_added_then_a_failed_or_killed_build_reruns_every_later_stage(tmp
     state_path = run / "build.json"
     filter_before = json.loads(state_path.read_text())["filter"]["fingerprint"]
     args = [sys.executable, "-m", "rocov2_fast.cli", "build", str(corpus), "--out", str(run), "--file-list",
-            str(corpus / "oa_file_list.csv"), "--min-images", "1", "--no-progress", "--formats", "rocov2"]
+            str(corpus / "oa_file_list.csv"), "--min-images", "1", "--no-progress", "--formats", "rocov2", "--shard-size", "8"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
@@ -137,6 +138,16 @@ def test_inputs_added_then_a_failed_or_killed_build_reruns_every_later_stage(tmp
     lines.clear()
     build(opts, log=lines.append)
     assert all("skipped" in line for line in lines) and len(lines) == len(STAGES)
+
+    # one package touched: filter redoes its shard only (resume), and every later stage reruns
+    touched = added_second[0]
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+    lines.clear()
+    build(opts, log=lines.append)
+    assert [stage_of(line) for line in lines if "skipped" not in line] == list(STAGES)
+    result = json.loads(state_path.read_text())["filter"]["result"]
+    assert (result["shards_processed"], result["shards"]) == (1, 6)
+    assert exported_pmcids(run) == final
 
 
 def test_a_table_rewritten_between_builds_reruns_its_stage_and_the_ones_after(built_run, dataset_corpus, tmp_path):

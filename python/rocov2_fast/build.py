@@ -12,8 +12,9 @@ name, the size and modification time of every source for `filter`) and of its op
 digests of what it wrote. A rerun skips a stage whose fingerprint is unchanged and whose outputs are
 as it left them, and reruns it otherwise, however the earlier run ended (killed, failed, or another
 command rewrote a table in between); a stage that reruns reruns every stage after it, and `redo`
-forces a stage and the ones after it. `filter` resumes inside itself, shard by shard, when its
-fingerprint is the one it was started with (and starts over when it is not).
+forces a stage and the ones after it. `filter` resumes inside itself, shard by shard (redoing the
+shards whose sources changed), and starts over only when its options, its models or its list of
+sources changed.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def run_filter_stage(run_dir: Path, o: FilterOptions, fresh: bool) -> dict:
     from .filter.run import run_filter
 
     summary = run_filter(replace(o, out=run_dir, fresh=fresh))
-    return {"funnel": summary["funnel"], "funnel_text": summary["funnel_text"]}
+    return {"funnel": summary["funnel"], "funnel_text": summary["funnel_text"],
+            "shards_processed": summary["shards_processed_this_run"], "shards": summary["shards"]}
 
 
 def run_captions_stage(run_dir: Path, o: CleanOptions, _: bool) -> dict:
@@ -215,7 +217,9 @@ def source_stamps(inputs: list[str]) -> list:
 
 def fingerprint(stage: Stage, options, run_dir: Path) -> dict:
     """What `stage` reads: its options (without the how-to-run ones), the content digests of its input
-    tables and of the files its options name (and for `filter`, every source's size and time)."""
+    tables and of the files its options name (and for `filter`, every source's size and time).
+    `setup` leaves out what `filter` notices itself on resume (a source's or its file-list row's
+    content: it redoes that source's shard), so only a change of `setup` starts it over."""
     chosen = {k: v for k, v in asdict(options).items() if k not in stage.how} if options is not None else {}
     named = {}
     for name in stage.files:
@@ -227,9 +231,13 @@ def fingerprint(stage: Stage, options, run_dir: Path) -> dict:
         paths = value if isinstance(value, (list, tuple)) else [value] if value else []
         named[name] = [file_digest(Path(p)) for p in paths]
     print_ = {"options": chosen, "files": named, "tables": {name: file_digest(run_dir / name) for name in stage.reads}}
+    setup = print_
     if stage.name == "filter":
-        print_["sources"] = digest(source_stamps(options.inputs))
-    return {"digest": digest(print_), "options": chosen}
+        stamps = source_stamps(options.inputs)
+        setup = {**print_, "files": {k: v for k, v in named.items() if k != "file_list"},
+                 "source_list": [source for source, _ in stamps]}
+        print_ = {**print_, "sources": digest(stamps)}
+    return {"digest": digest(print_), "setup": digest(setup), "options": chosen}
 
 
 def outputs(stage: Stage, run_dir: Path) -> dict[str, str | None]:
@@ -275,8 +283,8 @@ def build(o: BuildOptions, log: Callable[[str], None] = print) -> dict:
             continue
         started = time.perf_counter()
         # filter resumes a half-finished run of what it reads now; anything else starts it over
-        fresh = stage.name in o.redo or (previous.get("fingerprint") is not None and not same)
-        state[stage.name] = {"fingerprint": now["digest"], "options": now["options"], "done": False}
+        fresh = stage.name in o.redo or (previous.get("setup") is not None and previous["setup"] != now["setup"])
+        state[stage.name] = {"fingerprint": now["digest"], "setup": now["setup"], "options": now["options"], "done": False}
         write_json_atomic(state_path, state)
         result = stage.run(run_dir, options, fresh)
         state[stage.name] = {**state[stage.name], "done": True, "seconds": round(time.perf_counter() - started, 2),
