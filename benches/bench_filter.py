@@ -6,9 +6,9 @@ per core (each with single-threaded onnxruntime sessions), numpy near-duplicate 
 Both methods run as fresh processes (start-up and imports included), taking turns, so the
 ratios come from one run of this script; on smooth and textured synth corpora side by side
 (`--figures`), or on the corpora given with `--corpus`. Peak RSS is the sampled sum over each
-process tree, also on a larger corpus with `--rss-articles`.
+process tree, also on the corpus `--rss-times` over (bench_scan.ensure_replicated).
 
-    .venv/bin/python benches/bench_filter.py --articles 100 --rss-articles 300 --workers 2
+    .venv/bin/python benches/bench_filter.py --articles 100 --rss-times 3 --workers 2
     .venv/bin/python benches/bench_filter.py --corpus benches/out/corpus-textured-100-s0
 """
 
@@ -166,7 +166,8 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, nargs="*", help="corpora to run on (default: synth corpora of --figures)")
     ap.add_argument("--figures", default="smooth,textured", help="synth --figures profiles to compare")
     ap.add_argument("--articles", type=int, default=100)
-    ap.add_argument("--rss-articles", type=int, default=0, help="a second, larger synth corpus for peak RSS (0: none)")
+    ap.add_argument("--rss-times", type=int, default=0,
+                    help="peak RSS also on the corpus this many times over (bench_scan.ensure_replicated; 0: not)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
@@ -181,13 +182,13 @@ def main() -> None:
         compound, radiology = str(default_model_path("compound")), str(default_model_path("radiology"))
         print(python_filter(args.corpus[0], args.workers, compound, radiology, 128, args.python_draft))
         return
-    from bench_scan import ensure_corpus
+    from bench_scan import ensure_corpus, ensure_replicated
 
     if args.corpus:
         pairs = [(c, None) for c in args.corpus]
     else:
-        pairs = [(ensure_corpus(f, args.articles, args.seed), ensure_corpus(f, args.rss_articles, args.seed) if args.rss_articles else None)
-                 for f in args.figures.split(",")]
+        corpora = [ensure_corpus(f, args.articles, args.seed) for f in args.figures.split(",")]
+        pairs = [(c, ensure_replicated(c, args.rss_times) if args.rss_times else None) for c in corpora]
     results = [bench_corpus(c, big, args) for c, big in pairs]
     print(f"\nworkers {args.workers}, python draft {args.python_draft}, best of {args.repeat}")
     print(f"{'corpus':28} {'method':15} {'images':>6} {'wall s':>7} {'CPU-s':>7} {'speed-up vs careful':>19} "
