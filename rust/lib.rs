@@ -12,7 +12,6 @@ pub mod jats;
 pub mod layout;
 pub mod records;
 pub mod resize;
-pub mod schema;
 
 use archive::{discover, FileList, ReadLimits, Source};
 use decode::Limits;
@@ -36,8 +35,7 @@ fn parse_fit(fit: &str) -> Result<Fit, CoreError> {
 }
 
 /// Scans sources on its own pool of `workers` threads; iterate it to get one result per source
-/// (in completion order) as `(archive, columns, pixels, stored_bytes)`: `columns` maps each column
-/// of `schema.rs` to its values, `pixels` is None or `n × size × size × 3` uint8.
+/// (in completion order) as `(archive, article, rows, pixels, stored_bytes)`.
 #[pyclass(module = "rocov2_fast._core")]
 struct Scanner {
     sources: Vec<String>,
@@ -154,13 +152,51 @@ fn spawn_workers(sources: Vec<Source>, file_list: Option<FileList>, opts: ScanOp
     receiver
 }
 
-fn records_to_python<'py>(py: Python<'py>, mut r: SourceRecords) -> PyResult<Bound<'py, PyAny>> {
+fn records_to_python<'py>(py: Python<'py>, r: SourceRecords) -> PyResult<Bound<'py, PyAny>> {
+    let n = r.rows.len();
+    let a = &r.article;
     let columns = PyDict::new(py);
-    let with_bytes = r.rows.iter().any(|row| row.data.is_some());
-    let extra = schema::FILTER_COLUMNS.iter().filter(|(name, _)| with_bytes || *name == "pixel_index");
-    for (name, _) in schema::SCAN_COLUMNS.iter().chain(extra) {
-        let values = schema::take_column(&mut r, name).expect("schema.rs gives values for each of its columns");
-        columns.set_item(name, values_to_python(py, values)?)?;
+    let repeat = |v: &Option<String>| vec![v.clone(); n];
+    columns.set_item("archive", vec![r.archive.clone(); n])?;
+    columns.set_item("pmcid", repeat(&a.pmcid))?;
+    columns.set_item("pmid", repeat(&a.pmid))?;
+    columns.set_item("doi", repeat(&a.doi))?;
+    columns.set_item("year", vec![a.year; n])?;
+    columns.set_item("license", repeat(&a.license))?;
+    columns.set_item("license_source", repeat(&a.license_source))?;
+    columns.set_item("xml_license", repeat(&a.xml_license))?;
+    columns.set_item("license_raw", repeat(&a.license_raw))?;
+    columns.set_item("title", repeat(&a.title))?;
+    columns.set_item("journal", repeat(&a.journal))?;
+    columns.set_item("authors", repeat(&a.authors))?;
+    macro_rules! column {
+        ($name:literal, $field:ident) => {
+            columns.set_item($name, r.rows.iter().map(|row| row.$field.clone()).collect::<Vec<_>>())?;
+        };
+    }
+    column!("figure_index", figure_index);
+    column!("figure_id", figure_id);
+    column!("label", label);
+    column!("caption", caption);
+    column!("graphic", graphic);
+    column!("member", member);
+    column!("format", format);
+    column!("width", width);
+    column!("height", height);
+    column!("channels", channels);
+    column!("bytes", bytes);
+    column!("phash", phash);
+    column!("dhash", dhash);
+    column!("hash_exact", hash_exact);
+    column!("status", status);
+    column!("error", error);
+    column!("pixel_index", pixel_index);
+    column!("compound_layout_score", compound_layout_score);
+    column!("panel_count", panel_count);
+    if r.rows.iter().any(|row| row.data.is_some()) {
+        let as_bytes = |v: &Option<Vec<u8>>| v.as_ref().map(|b| PyBytes::new(py, b));
+        columns.set_item("image_bytes", r.rows.iter().map(|row| as_bytes(&row.data)).collect::<Vec<_>>())?;
+        columns.set_item("thumb32", r.rows.iter().map(|row| as_bytes(&row.thumb)).collect::<Vec<_>>())?;
     }
     let pixel_count = r.rows.iter().filter(|row| row.pixel_index.is_some()).count();
     let pixels: Bound<'py, PyAny> = if pixel_count == 0 {
@@ -172,17 +208,6 @@ fn records_to_python<'py>(py: Python<'py>, mut r: SourceRecords) -> PyResult<Bou
     };
     let result = (r.archive, columns, pixels, r.stored_bytes);
     Ok(result.into_pyobject(py)?.into_any())
-}
-
-fn values_to_python<'py>(py: Python<'py>, values: schema::Values) -> PyResult<Bound<'py, PyAny>> {
-    use schema::Values;
-    Ok(match values {
-        Values::Utf8(v) => v.into_pyobject(py)?.into_any(),
-        Values::Int8(v) | Values::Int32(v) | Values::Int64(v) => v.into_pyobject(py)?.into_any(),
-        Values::Bool(v) => v.into_pyobject(py)?.into_any(),
-        Values::Float32(v) => v.into_pyobject(py)?.into_any(),
-        Values::Binary(v) => v.iter().map(|b| b.as_ref().map(|b| PyBytes::new(py, b))).collect::<Vec<_>>().into_pyobject(py)?.into_any(),
-    })
 }
 
 /// Parses JATS article XML: ids, year, licence and figures (as a dict).
@@ -347,13 +372,6 @@ fn normalize_license(text: &str) -> Option<&'static str> {
     jats::normalize_license(text)
 }
 
-/// The accession a source's path gives (`PMC13900` from `.../PMC13900.tar.gz` or `PMC13900.2/`),
-/// or None: the rule of `schema.rs`, the one the scan's `pmcid` and the file list use.
-#[pyfunction(name = "accession")]
-fn accession_of(path: &str) -> Option<String> {
-    schema::accession(path)
-}
-
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Scanner>()?;
@@ -368,10 +386,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(model_input, m)?)?;
     m.add_function(wrap_pyfunction!(pillow_lanczos_gray, m)?)?;
     m.add_function(wrap_pyfunction!(layout_of, m)?)?;
-    m.add_function(wrap_pyfunction!(accession_of, m)?)?;
-    m.add("SCAN_COLUMNS", schema::SCAN_COLUMNS.to_vec())?;
-    m.add("FILTER_COLUMNS", schema::FILTER_COLUMNS.to_vec())?;
-    m.add("STATUSES", schema::statuses())?;
     m.add("Rocov2Error", m.py().get_type::<error::Rocov2Error>())?;
     m.add("InputError", m.py().get_type::<error::InputError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
