@@ -189,7 +189,9 @@ def main() -> None:
     else:
         corpora = [ensure_corpus(f, args.articles, args.seed) for f in args.figures.split(",")]
         pairs = [(c, ensure_replicated(c, args.rss_times) if args.rss_times else None) for c in corpora]
+    before = peers.environment()
     results = [bench_corpus(c, big, args) for c, big in pairs]
+    env = {"start": before, "end": peers.environment()}
     print(f"\nworkers {args.workers}, python draft {args.python_draft}, best of {args.repeat}")
     print(f"{'corpus':28} {'method':15} {'images':>6} {'wall s':>7} {'CPU-s':>7} {'speed-up vs careful':>19} "
           f"{'peak RSS MB':>11} {'(larger corpus)':>15}")
@@ -197,9 +199,12 @@ def main() -> None:
         for method, r in res["methods"].items():
             print(f"{Path(res['corpus']).name:28} {method:15} {r['images']:6d} {r['wall_s']:7.2f} {r['cpu_s']:7.2f} "
                   f"{r['wall_speedup_vs_careful']:18.2f}x {r['peak_rss_mb']:11.0f} {r.get('peak_rss_mb_big', float('nan')):15.0f}")
+    print(f"commit {before['commit']} (core built {before['core_built']}); load average {before['load_average'][0]:.1f} "
+          f"at the start, {env['end']['load_average'][0]:.1f} at the end")
     out = HERE / "out"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "filter.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results}, indent=2))
+    (out / "filter.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "environment": env,
+                                                 "results": results}, indent=2))
 
 
 if __name__ == "__main__":

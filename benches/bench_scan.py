@@ -157,10 +157,14 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="rounds; the best wall and least CPU of each method are kept")
     ap.add_argument("--methods", default="rocov2-fast,python-careful", help="also: python-naive")
     args = ap.parse_args()
+    before = python_peers.environment()
     results = [bench_profile(figures, args) for figures in args.figures.split(",")]
     print_table(results, args)
+    env = {"start": before, "end": python_peers.environment()}
+    print(f"commit {before['commit']} (core built {before['core_built']}); load average {before['load_average'][0]:.1f} "
+          f"at the start, {env['end']['load_average'][0]:.1f} at the end")
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"scan-{args.articles}.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
+    (OUT / f"scan-{args.articles}.json").write_text(json.dumps({"args": vars(args), "environment": env, "results": results}, indent=2))
 
 
 if __name__ == "__main__":

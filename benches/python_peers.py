@@ -119,3 +119,25 @@ def run_measured(command: list[str], env: dict | None = None) -> dict:
         raise SystemExit(f"error: {' '.join(command[:4])} … exited {proc.returncode}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak / 1e6, "stdout": stdout}
+
+
+def environment() -> dict:
+    """What a benchmark ran on: the commit, whether the core's sources differ from it, when the
+    core extension was built, and the machine's load (others' jobs change wall times)."""
+    import datetime
+    import os
+    import subprocess
+    from pathlib import Path
+
+    import rocov2_fast
+
+    repo = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False).stdout.strip()
+
+    core = next(Path(rocov2_fast.__file__).parent.glob("_core*.so"), None)
+    return {"commit": git("rev-parse", "--short", "HEAD"), "rust_changed_since_commit": bool(git("status", "--porcelain", "rust")),
+            "core_built": datetime.datetime.fromtimestamp(core.stat().st_mtime, datetime.UTC).isoformat(timespec="seconds") if core else None,
+            "at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), "load_average": os.getloadavg(),
+            "cpus": os.cpu_count()}
