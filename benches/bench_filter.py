@@ -91,7 +91,7 @@ def filter_package(args: tuple[str, int, int]) -> list[tuple]:
             hashes.append(int(str(imagehash.phash(img)), 16))
             imagehash.dhash(img)
             keys.append(href)
-        except Exception:  # noqa: BLE001 - a per-image failure, like the core's status
+        except Exception:  # noqa: BLE001, S112 - a per-image failure, like the core's status
             continue
     if not pixels:
         return []
