@@ -49,7 +49,11 @@ def test_fixture_split_is_real_and_attributed():
     for r in rows:
         if r["source"] not in ("render", "compound"):
             by_source.setdefault(r["source"], []).append(r["group"])
-    assert all(g.split("/")[0] in ("chest-xray", "dicom", "nibabel", "skimage", "matplotlib") for g in groups)
+    first_round = ("chest-xray", "dicom", "nibabel", "skimage", "matplotlib")
+    second_round = ("dipy", "nilearn", "nibabel-dicom", "pywavelets", "scikit-learn", "sunpy", "astropy")
+    assert all(g.split("/")[0] in first_round + second_round for g in groups)
+    # the second round added real non-radiology sources to the thin side of the split
+    assert sum(r["radiology"] == "0" and r["source"] not in ("render", "compound") for r in rows) >= 18
 
 
 def test_radiology_model_on_real_single_images(scored):
@@ -66,13 +70,14 @@ def test_radiology_model_on_real_single_images(scored):
     chest = np.array([r["radiology_score"] for r in singles if r["source"] == "chest-xray"])
     assert len(pos) >= 50 and len(neg_real) >= 8
     # measured levels (models/README.md: the targets recall >= 0.95 / real FPR <= 0.05 are not met yet):
-    # recall 0.902, chest 0.975, real FPR 0.417 (5 of 12), renders 0.000, AUC 0.897 (real) / 0.974 (all)
+    # second round: recall 0.841 (58 of 69), chest 0.950, real FPR 0.167 (3 of 18), renders 0.0125 (1 of 80)
     assert float((chest >= threshold).mean()) >= 0.95
-    assert recall >= 0.9
+    assert recall >= 0.83
     assert fpr_render <= 0.02
-    assert fpr_real <= 0.42
-    assert roc_auc(pos, neg_real) >= 0.88
-    assert roc_auc(pos, np.concatenate([neg_real, neg_render])) >= 0.96
+    assert fpr_real <= 0.17
+    # AUC 0.860 (real vs real) / 0.962 (vs all negatives)
+    assert roc_auc(pos, neg_real) >= 0.85
+    assert roc_auc(pos, np.concatenate([neg_real, neg_render])) >= 0.95
 
 
 @pytest.mark.xfail(strict=True, reason="target not reached yet: see models/README.md, 'Against the targets'")
@@ -101,8 +106,9 @@ def test_compound_model_on_real_compound_figures(scored):
     measured levels, so a regression fails here)."""
     pos, singles_real, singles_all, recall, fpr_real = _compound_numbers(scored)
     assert len(pos) >= 100 and len(singles_real) >= 50
-    # measured: recall 0.625, FPR 0.041 on real singles (the FPR target is met), AUC 0.917
-    assert recall >= 0.6
+    # measured (second round's split: 160 compound figures, 87 real singles): recall 0.600, FPR 0.034 on
+    # real single images (the FPR target is met), AUC 0.910
+    assert recall >= 0.59
     assert fpr_real <= 0.05
     assert roc_auc(pos, singles_all) >= 0.9
 

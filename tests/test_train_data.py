@@ -116,3 +116,33 @@ def test_layout_features_see_gutters_and_repetition():
     assert uniform_rows[0] > 0 and uniform_rows[1] == 0 and white_rows[0] > 0
     repetition = f[:, 34]  # correlation of the left and right halves (rows axis, k = 2)
     assert repetition[0] > 0.9 > 0.2 > abs(repetition[1])
+
+
+def test_a_new_split_family_leaves_the_others_alone():
+    """Second round: sources added later are split families of their own, so the first round's test split
+    (and what the frozen stage-2 networks were fine-tuned on) does not move."""
+    from rocov2_fast.modeldev.dataset import split_of
+
+    first = {"chest-xray": [f"chest-xray/{i}.jpg" for i in range(112)], "dicom": [f"dicom/{i}" for i in range(23)]}
+    more = dict(first, sunpy=[f"sunpy/{i}" for i in range(8)], dipy=[f"dipy/{i}" for i in range(4)])
+    a, b = split_of(first), split_of(more)
+    assert all(b[g] == side for g, side in a.items())
+    assert {b[f"sunpy/{i}"] for i in range(8)} == {"train", "val", "test"}
+
+
+def test_second_round_sources_are_real_labelled_and_credited():
+    """The real images the registry packages ship (each source optional: a missing package gives none)."""
+    pytest.importorskip("nibabel")
+    from rocov2_fast.modeldev import real
+
+    images = real.dipy_images() + real.nilearn_images() + real.photo_images() + real.astronomy_images()
+    if not images:
+        pytest.skip("none of dipy, nilearn, PyWavelets, scikit-learn, sunpy, astropy is installed")
+    for im in images:
+        assert im.image.dtype == np.uint8 and min(im.image.shape[:2]) >= 40 and im.credit and im.licence, im.name
+        assert im.radiology == (im.kind == "mri"), im.name  # MR volumes in; photos and the sun out
+        assert im.image.std() > 10, im.name  # windowed / stretched to a visible picture, not flat
+    by_group = {}
+    for im in images:
+        by_group.setdefault(im.group, set()).add(im.source)
+    assert all(len(s) == 1 for s in by_group.values())  # a group never spans two sources

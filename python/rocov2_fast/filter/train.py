@@ -227,7 +227,8 @@ def export_onnx(model, out: Path, size: int, meta: dict) -> None:
 def from_onnx(path: Path):
     """A Deployable MobileNetV3-Small holding the weights of an exported model (ours: Conv+BatchNorm were
     fused at export, so each BatchNorm comes back as the identity plus the fused bias). Fine-tune it with
-    the BatchNorm layers frozen (`freeze_batchnorm`)."""
+    the BatchNorm layers frozen (`freeze_batchnorm`). Also reads the backbone out of a model with a
+    feature head (`rocov2_fast.modeldev.head`: its weights are named `features.net.*`)."""
     import onnx
     import torch
     from onnx import numpy_helper
@@ -238,10 +239,11 @@ def from_onnx(path: Path):
     init = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
     net = mobilenet_v3_small(num_classes=1)
     state = net.state_dict()
-    named = {k: v for k, v in init.items() if k.startswith("net.")}
+    prefix = "features.net." if any(k.startswith("features.net.") for k in init) else "net."
+    named = {k: v for k, v in init.items() if k.startswith(prefix)}
     for k, v in named.items():
-        state[k[4:]] = torch.from_numpy(v.copy())
-    fused = [n for n in proto.graph.node if n.op_type == "Conv" and not n.input[1].startswith("net.")]
+        state[k[len(prefix):]] = torch.from_numpy(v.copy())
+    fused = [n for n in proto.graph.node if n.op_type == "Conv" and not n.input[1].startswith(prefix)]
     pairs, last_conv = [], None
     for name, module in net.named_modules():
         if isinstance(module, nn.Conv2d):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..filter import train as tr
-from . import dataset
+from . import dataset, real
 
 SIZE = 128
 TARGETS = {"radiology_recall": 0.95, "radiology_fpr": 0.05, "compound_recall": 0.85, "compound_fpr": 0.05}
@@ -52,7 +52,8 @@ def main(argv=None) -> int:
         print(f"[{time.time() - t0:6.0f}s] {msg}", flush=True)
 
     samples = dataset.build(args.seed, train_variants=args.scale, renders_train=int(300 * args.scale),
-                            compounds_train=int(450 * args.scale), renders_eval=80, compounds_eval=120, log=log)
+                            compounds_train=int(450 * args.scale), renders_eval=80, compounds_eval=120,
+                            families=real.FIRST_ROUND, log=log)  # the sources of the round that fine-tuned them
     by = {s: [x for x in samples if x.split == s] for s in ("train", "val", "test")}
     px = {s: pixels_of(v) for s, v in by.items()}
     log({s: len(v) for s, v in by.items()})

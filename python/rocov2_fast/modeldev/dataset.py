@@ -41,7 +41,8 @@ class Sample:
 
 
 def split_of(groups_by_source: dict[str, list[str]]) -> dict[str, str]:
-    """Group → split, by a hash of the group name, per source (seed-independent: the test split is fixed)."""
+    """Group → split, by a hash of the group name, per split family (seed-independent: the test split is
+    fixed; a family added later does not move another family's groups)."""
     out = {}
     for source, groups in groups_by_source.items():
         ordered = sorted(set(groups), key=lambda g: hashlib.sha1(g.encode()).hexdigest())
@@ -149,21 +150,30 @@ def make_compound(rng, pools: Pools, augmenting: bool) -> tuple[np.ndarray, str]
     return image, f"{layout}, {what}"
 
 
+# augmented variants per real train image, by split family (few source images: more variants)
+VARIANTS = {"chest-xray": 3, "dicom": 8, "nibabel": 4, "matplotlib": 12, "scikit-image": 20, "dicom-codecs": 8, "dipy": 4,
+            "nilearn": 4, "nibabel-dicom": 8, "pywavelets": 20, "scikit-learn": 20, "sunpy": 8, "astropy": 20}
+
+
 def build(seed: int = 0, *, train_variants: float = 1.0, renders_train: int = 500, compounds_train: int = 1500,
-          renders_eval: int = 120, compounds_eval: int = 160, log=print) -> list[Sample]:
-    """Every sample of the mix. Train samples depend on `seed`; val and test do not."""
-    images = real.all_real_images()
+          renders_eval: int = 120, compounds_eval: int = 160, extra_eval: int = 40, families: tuple[str, ...] | None = None,
+          log=print) -> list[Sample]:
+    """Every sample of the mix. Train samples depend on `seed`; val and test do not. `families` keeps only
+    those real split families (`real.FIRST_ROUND`: what the stage-2 networks were fine-tuned on)."""
+    images = real.all_real_images(families)
     by_source: dict[str, list[str]] = {}
     for im in images:
-        by_source.setdefault(im.source if im.source not in ("pydicom", "pydicom-data") else "dicom", []).append(im.group)
+        by_source.setdefault(im.family, []).append(im.group)
     splits = split_of(by_source)
     samples: list[Sample] = []
     pools = {s: Pools([], [], []) for s in ("train", "val", "test")}
-    variants = {"chest-xray": 3, "dicom": 8, "nibabel": 4, "matplotlib": 12, "scikit-image": 20}
+    # val / test compound figures: the first round's are composed from first-round panels only (so they
+    # stay the same figures); `extra_eval` more per split come from every family's panels
+    first = {s: Pools([], [], []) for s in ("train", "val", "test")}
     for k, im in enumerate(images):
         split = splits[im.group]
-        pool = pools[split]
-        (pool.radiology if im.radiology else pool.other).append((im.image, im.kind))
+        for pool in (pools[split], first[split]) if im.family in real.FIRST_ROUND else (pools[split],):
+            (pool.radiology if im.radiology else pool.other).append((im.image, im.kind))
         rng = np.random.default_rng([seed if split == "train" else 0, k])
         common = dict(source=im.source, kind=im.kind, group=im.group, split=split, compound=False, radiology=im.radiology,
                       credit=im.credit, licence=im.licence)
@@ -171,8 +181,7 @@ def build(seed: int = 0, *, train_variants: float = 1.0, renders_train: int = 50
             samples.append(Sample(im.name, data=encode(None, im.image, 512), **common))
             continue
         samples.append(Sample(im.name, data=encode(rng, im.image, int(rng.integers(400, 1400))), **common))
-        family = "dicom" if im.source.startswith("pydicom") else im.source
-        for v in range(int(round(variants.get(family, 2) * train_variants))):
+        for v in range(int(round(VARIANTS.get(im.family, 2) * train_variants))):
             samples.append(Sample(f"{im.name}~{v}", data=encode(rng, augment(rng, im.image, im.radiology), int(rng.integers(300, 1200))), **common))
     log(f"real: {sum(1 for s in samples if s.split == 'train')} train, {sum(1 for s in samples if s.split != 'train')} val/test samples")
     for split, n_renders, n_compounds, stream in (("train", renders_train, compounds_train, seed),
@@ -182,6 +191,7 @@ def build(seed: int = 0, *, train_variants: float = 1.0, renders_train: int = 50
         for i in range(n_renders):
             image, kind = render_single(rng)
             pools[split].renders.append((image, kind))
+            first[split].renders.append((image, kind))
             max_side = int(rng.integers(400, 1400)) if split == "train" else 512
             if split == "train" and rng.random() < 0.3:
                 image = render.annotate(rng, image) if kind == "gel-blot" else image
@@ -189,13 +199,17 @@ def build(seed: int = 0, *, train_variants: float = 1.0, renders_train: int = 50
                                   encode(rng if split == "train" else None, image, max_side), "rendered by rocov2_fast.modeldev", "generated"))
         log(f"{split}: {n_renders} renders")
         rng = np.random.default_rng([stream, 2])
-        for i in range(n_compounds):
-            image, kind = make_compound(rng, pools[split], split == "train")
+        newer = split != "train" and len(pools[split].radiology) + len(pools[split].other) > len(first[split].radiology) + len(first[split].other)
+        extra = (extra_eval if split == "test" else extra_eval // 2) if newer else 0
+        for i in range(n_compounds + extra):
+            if i == n_compounds:
+                rng = np.random.default_rng([stream, 3])
+            image, kind = make_compound(rng, first[split] if split != "train" and i < n_compounds else pools[split], split == "train")
             max_side = int(rng.integers(600, 1600)) if split == "train" else 768
             samples.append(Sample(f"compound-{split}-{i}", "compound", kind, f"compound/{split}/{i}", split, True, None,
                                   encode(rng if split == "train" else None, image, max_side),
                                   "composed by rocov2_fast.modeldev from the split's own panels", "as its panels"))
-        log(f"{split}: {n_compounds} compound figures")
+        log(f"{split}: {n_compounds + extra} compound figures")
     return samples
 
 

@@ -25,10 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from ..filter import train as tr
-from . import dataset
+from . import dataset, real
 
 TAPS = (3, 8, 11, 12)
 SIZE = 128
+DATA_VERSION = "r2"  # the mix's version in cache file names (r2: the second round's real sources)
+SECOND_ROUND_TEXT = ("; second round: dipy and nilearn MR volumes, the nibabel MR DICOM, pydicom files that need the "
+                     "pylibjpeg codecs, PyWavelets and scikit-learn photos, sunpy solar images, astropy's M13")
 
 
 def handcrafted(x, g):
@@ -284,7 +287,7 @@ def synthetic_pixels(truth: Path, kind: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main(argv=None) -> int:
-    from .__main__ import TARGETS, pixels_of
+    from .__main__ import TARGETS, pixels_of, write_fixtures
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=0)
@@ -302,6 +305,12 @@ def main(argv=None) -> int:
     ap.add_argument("--real-negative-weight", type=float, default=1.5, help="loss weight of real negative images (renders, "
                     "composed figures 1.0, real positives 1.5, synthetic 0.7)")
     ap.add_argument("--l2", default="0.01,0.003,0.001,0.0003,0.0001", help="L2 strengths tried; the best val AUC wins")
+    ap.add_argument("--extra-eval", type=int, default=40, help="compound figures of the test split composed from every "
+                    "family's panels, after the first round's 120 (val: half)")
+    ap.add_argument("--families", choices=("all", "first-round"), default="all", help="real sources of the mix: all, or "
+                    "only the first round's (real.FIRST_ROUND, no extra val/test compound figures): how the shipped "
+                    "compound model is fitted, see models/README.md")
+    ap.add_argument("--fixtures", type=Path, default=None, help="write the fixed test split (files + manifest.csv) here")
     args = ap.parse_args(argv)
     t0 = time.time()
 
@@ -311,16 +320,23 @@ def main(argv=None) -> int:
     cache = args.cache
     if cache:
         cache.mkdir(parents=True, exist_ok=True)
-    px_path = cache / f"pixels-s{args.seed}-x{args.scale}.npz" if cache else None
-    meta_path = cache / f"rows-s{args.seed}-x{args.scale}.json" if cache else None
-    if px_path and px_path.exists():
+    first_round = args.families == "first-round"
+    tag = f"{'r1' if first_round else DATA_VERSION}-s{args.seed}-x{args.scale}"
+    px_path = cache / f"pixels-{tag}.npz" if cache else None
+    meta_path = cache / f"rows-{tag}.json" if cache else None
+    if px_path and px_path.exists() and not args.fixtures:
         z = np.load(px_path)
         px = {s: z[s] for s in ("train", "val", "test")}
         info = json.loads(meta_path.read_text())
     else:
         samples = dataset.build(args.seed, train_variants=args.scale, renders_train=int(300 * args.scale),
-                                compounds_train=int(450 * args.scale), renders_eval=80, compounds_eval=120, log=log)
+                                compounds_train=int(450 * args.scale), renders_eval=80, compounds_eval=120,
+                                extra_eval=0 if first_round else args.extra_eval,
+                                families=real.FIRST_ROUND if first_round else None, log=log)
         by = {s: [x for x in samples if x.split == s] for s in ("train", "val", "test")}
+        if args.fixtures:
+            write_fixtures(args.fixtures, by["test"])
+            log(f"fixtures written to {args.fixtures}")
         px = {s: pixels_of(v) for s, v in by.items()}
         info = {s: [{"source": x.source, "kind": x.kind, "compound": x.compound, "radiology": x.radiology} for x in v]
                 for s, v in by.items()}
@@ -333,7 +349,7 @@ def main(argv=None) -> int:
     cards = json.loads(report_path.read_text()) if report_path.exists() else {}
     for kind in args.kinds.split(","):
         backbone = args.init / f"{kind}.onnx"
-        fpath = cache / f"features-{kind}-s{args.seed}-x{args.scale}.npz" if cache else None
+        fpath = cache / f"features-{kind}-{tag}.npz" if cache else None
         keep = {s: np.array([kind == "compound" or not r["compound"] for r in info[s]], bool) for s in info}
         syn_path = cache / f"features-{kind}-synthetic.npz" if cache else None
         if syn_path and syn_path.exists():
@@ -347,7 +363,7 @@ def main(argv=None) -> int:
         epochs = dict((k, int(v)) for k, v in (x.split("=") for x in args.finetune.split(",") if x)).get(kind, 0)
         tuned = None
         if epochs:
-            tuned_path = cache / f"finetuned-{kind}-s{args.seed}-x{args.scale}-e{epochs}.pt" if cache else None
+            tuned_path = cache / f"finetuned-{kind}-{tag}-e{epochs}.pt" if cache else None
             tuned = tr.from_onnx(backbone)
             if tuned_path and tuned_path.exists():
                 import torch
@@ -360,7 +376,7 @@ def main(argv=None) -> int:
                 if tuned_path:
                     import torch
                     torch.save(tuned.state_dict(), tuned_path)
-            fpath = cache / f"features-{kind}-s{args.seed}-x{args.scale}-e{epochs}.npz" if cache else None
+            fpath = cache / f"features-{kind}-{tag}-e{epochs}.npz" if cache else None
             syn_x, syn_y = synthetic_pixels(args.synthetic, kind)
             syn_f = extract(feature_model(deployable=tuned), syn_x, log=log)
         if fpath and fpath.exists():
@@ -426,7 +442,8 @@ def main(argv=None) -> int:
                             + (" + a 1-D CNN over line profiles (mean, std, edge share per row / column, whole and per "
                                "half), trained jointly" if layout is not None else ", logistic regression"),
             "training_data": "python -m rocov2_fast.modeldev.head: real images (chest-xray CC BY, pydicom(-data) DICOM, nibabel "
-                             "MR volumes, scikit-image and matplotlib samples; train split of source images, augmented) + renders "
+                             "MR volumes, scikit-image and matplotlib samples" + ("" if first_round else SECOND_ROUND_TEXT)
+                             + "; train split of source images, augmented) + renders "
                              "(matplotlib/seaborn charts, graphviz flow diagrams, RDKit structures, tables, text, gels) + compound "
                              "figures composed from them + the synthetic corpus of stage 1 (seed 1000)",
             "train_images": int(len(y_fit)), "val_images": int(len(y["val"])), "held_out_images": int(len(y["test"])),

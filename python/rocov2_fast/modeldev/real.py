@@ -10,6 +10,20 @@ Sources (each optional: a missing package or folder just gives no images):
 - `nibabel`: slices of the real MR volumes in nibabel's test data
 - `scikit-image`: its `data/` folder (photos, microscopy, fundus, text, textures: CC0 / public domain)
 - `matplotlib`: its sample data (an MR slice, photos, a logo; elevation maps rendered as shaded relief)
+
+Added in the second round (each its own split family, so the first round's split is unchanged):
+- `dipy`: real diffusion / T1 MR volumes and a T1 slice in dipy's `data/files` (BSD)
+- `nilearn`: the MNI ICBM152 2009a T1 template (an average of 152 real T1 MR scans) that nilearn ships
+- `nibabel-dicom`: the real Siemens MR DICOM slice in nibabel's `nicom` test data
+- `pydicom` / `pydicom-data` files that only decode with the pylibjpeg plugins (JPEG lossless, JPEG-LS,
+  12-bit JPEG): new source images among them form the family `dicom-codecs`
+- `pywavelets`: `pywt.data` photos (ascent, aerial photograph; its `camera` is scikit-image's, not re-used)
+- `scikit-learn`: `load_sample_images` photos (china.jpg, flower.jpg)
+- `sunpy`: real solar images in its test data (SDO/AIA, SDO/HMI, SOHO/EIT, SOHO/LASCO, Solar Orbiter/EUI,
+  RHESSI), astronomy: non-radiology grey discs
+- `astropy`: the M13 globular cluster image in its FITS test data
+(scikit-image's `lfw_subset.npy`, 200 crops of 25 px, was tried as training negatives and left out: it
+lowered the radiology head's val ROC AUC from 0.985 to 0.974; see models/README.md.)
 """
 
 from __future__ import annotations
@@ -37,6 +51,7 @@ class RealImage:
     radiology: bool
     credit: str = ""
     licence: str = ""
+    family: str = ""  # the split family (default: the source; the DICOM packages share "dicom")
 
 
 def shared_data() -> Path | None:
@@ -156,11 +171,33 @@ def dicom_frames(path: Path) -> tuple[object, list[np.ndarray]] | None:
     return (ds, out) if out else None
 
 
+# transfer syntaxes that pydicom decodes only with the pylibjpeg plugins (the first round had none)
+PLUGIN_SYNTAXES = {"1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70",
+                   "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"}
+
+
+def _needs_plugin(path: Path) -> bool:
+    import pydicom
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+        return str(ds.file_meta.get("TransferSyntaxUID", "")) in PLUGIN_SYNTAXES
+    except Exception:  # noqa: BLE001 - unreadable files are skipped later
+        return False
+
+
 def dicom_images() -> list[RealImage]:
+    """One group per source image. Files that need a pylibjpeg plugin come last (they can only join an
+    existing group as re-encodings) and their new source images form the family `dicom-codecs`, so the
+    first round's DICOM split does not move when the plugins are installed."""
     from PIL import Image
 
     out, seen = [], {}
-    for source, path in dicom_files():
+    files = dicom_files()
+    plugin = {p for _, p in files if _needs_plugin(p)}
+    for source, path in [f for f in files if f[1] not in plugin] + [f for f in files if f[1] in plugin]:
         got = dicom_frames(path)
         if got is None:
             continue
@@ -175,7 +212,8 @@ def dicom_images() -> list[RealImage]:
         kind = DICOM_MODALITIES[ds.Modality]
         for i, frame in enumerate(frames):
             out.append(RealImage(f"{path.name}#{i}", source, kind, f"dicom/{stem}", frame, True,
-                                 f"{source} test file {path.name} (modality {ds.Modality})", "MIT (pydicom test data)"))
+                                 f"{source} test file {path.name} (modality {ds.Modality})", "MIT (pydicom test data)",
+                                 "dicom-codecs" if path in plugin else "dicom"))
     return out
 
 
@@ -284,13 +322,173 @@ def matplotlib_images() -> list[RealImage]:
     return out
 
 
-def all_real_images() -> list[RealImage]:
-    return chest_xrays() + dicom_images() + nibabel_slices() + skimage_images() + matplotlib_images()
+def _site(package: str) -> Path | None:
+    try:
+        module = __import__(package)
+    except ImportError:
+        return None
+    return Path(module.__file__).parent
+
+
+def _volume_slices(path: Path, source: str, group: str, credit: str, licence: str, fracs=(0.4, 0.5, 0.6),
+                   axes=(0, 1, 2)) -> list[RealImage]:
+    """Slices of a real MR volume as a journal prints them: windowed, anatomical orientation, square pixels."""
+    import nibabel
+    from PIL import Image
+
+    try:
+        img = nibabel.load(path)
+        volume = np.asarray(img.dataobj, dtype=np.float64)
+    except Exception:  # noqa: BLE001 - a file this nibabel cannot read
+        return []
+    while volume.ndim > 3:
+        volume = volume[..., 0]
+    zooms = img.header.get_zooms()[:3]
+    out = []
+    for axis in axes:
+        if volume.ndim != 3 or volume.shape[axis] < 3:
+            continue
+        for frac in fracs:
+            index = int(volume.shape[axis] * frac)
+            plane = np.take(volume, index, axis=axis).T[::-1]
+            h, w = plane.shape
+            if min(h, w) < 40 or plane.std() == 0:
+                continue
+            other = [z for a, z in enumerate(zooms) if a != axis]
+            scale = max(1.0, 192 / min(h, w))
+            size = (int(w * scale * other[0] / min(other)), int(h * scale * other[1] / min(other)))
+            pixels = np.asarray(Image.fromarray(window(plane)).resize(size, Image.BICUBIC))
+            out.append(RealImage(f"{path.name}[axis{axis},{index}]", source, "mri", group, pixels, True, credit, licence))
+    return out
+
+
+def dipy_images() -> list[RealImage]:
+    base = _site("dipy")
+    if base is None:
+        return []
+    files = base / "data" / "files"
+    out = []
+    for name in ("S0_10slices.nii.gz", "test_piesno.nii.gz", "aniso_vox.nii.gz"):
+        if (files / name).exists():
+            axes = (2,) if name == "S0_10slices.nii.gz" else (0, 1, 2)  # 10 axial slices: only axial views
+            out += _volume_slices(files / name, "dipy", f"dipy/{name}", f"dipy data/files/{name}", "BSD-3-Clause (dipy)",
+                                  axes=axes)
+    if (files / "t1_coronal_slice.npy").exists():
+        t1 = window(np.load(files / "t1_coronal_slice.npy").T[::-1])
+        out.append(RealImage("t1_coronal_slice.npy", "dipy", "mri", "dipy/t1_coronal_slice.npy", t1, True,
+                             "dipy data/files/t1_coronal_slice.npy", "BSD-3-Clause (dipy)"))
+    return out
+
+
+def nilearn_images() -> list[RealImage]:
+    base = _site("nilearn")
+    if base is None:
+        return []
+    path = base / "datasets" / "data" / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
+    if not path.exists():
+        return []
+    return _volume_slices(path, "nilearn", "nilearn/mni_icbm152_t1", "MNI ICBM152 2009a T1 template (Fonov et al. 2011), "
+                          "as shipped by nilearn", "MNI template licence (free use with credit)", fracs=(0.35, 0.5, 0.65))
+
+
+def nibabel_dicom_images() -> list[RealImage]:
+    base = _site("nibabel")
+    path = base / "nicom" / "tests" / "data" / "slicethickness_empty_string.dcm" if base else None
+    if path is None or not path.exists():
+        return []
+    got = dicom_frames(path)
+    if got is None:
+        return []
+    return [RealImage(f"{path.name}#{i}", "nibabel-dicom", "mri", "nibabel-dicom/slicethickness_empty_string", frame, True,
+                      "nibabel nicom test data slicethickness_empty_string.dcm", "MIT (nibabel)") for i, frame in enumerate(got[1])]
+
+
+def photo_images() -> list[RealImage]:
+    """Real photographs from PyWavelets and scikit-learn."""
+    out = []
+    base = _site("pywt")
+    for name, kind in (("ascent", "photo"), ("aero", "photo")):
+        if base is not None and (base / "data" / f"{name}.npz").exists():
+            with np.load(base / "data" / f"{name}.npz") as z:
+                pixels = np.asarray(z["data"], dtype=np.uint8)
+            out.append(RealImage(f"{name}.npz", "pywavelets", kind, f"pywavelets/{name}", pixels, False,
+                                 f"PyWavelets pywt.data.{name}()", "MIT (PyWavelets; image public domain / free use)"))
+    base = _site("sklearn")
+    for name in ("china.jpg", "flower.jpg"):
+        path = base / "datasets" / "images" / name if base else None
+        if path is not None and path.exists():
+            out.append(RealImage(name, "scikit-learn", "photo", f"scikit-learn/{name}", _load(path), False,
+                                 f"scikit-learn load_sample_images {name}", "CC BY 2.0 (Flickr; see sklearn/datasets/images/README.txt)"))
+    return out
+
+
+def _stretch(values: np.ndarray) -> np.ndarray:
+    """Astronomy images as papers print them: asinh stretch, then a percentile window."""
+    values = np.nan_to_num(values.astype(np.float64))
+    lo = np.percentile(values, 1)
+    values = np.arcsinh(np.clip(values - lo, 0, None) / max(np.percentile(values - lo, 50), 1e-6))
+    return window(values)
+
+
+def astronomy_images() -> list[RealImage]:
+    from PIL import Image
+
+    out = []
+    base = _site("sunpy")
+    if base is not None:
+        test = base / "data" / "test"
+        items = [(p, f"sunpy/{p.stem}") for p in sorted(test.glob("*.jp2"))]
+        items += [(test / n, f"sunpy/{n}") for n in ("aia_171_level1.fits", "resampled_hmi.fits", "hsi_image_20101016_191218.fits")]
+        items += [(p, "sunpy/EIT") for p in sorted((test / "EIT").glob("efz*.fits"))]  # one hour apart: one source
+        for path, group in items:
+            if not path.exists():
+                continue
+            try:
+                if path.suffix == ".jp2":
+                    with Image.open(path) as im:
+                        im.thumbnail((1024, 1024))
+                        values = np.asarray(im, dtype=np.float64)
+                else:
+                    from astropy.io import fits
+
+                    with fits.open(path) as hdus:
+                        values = np.asarray(hdus[0].data, dtype=np.float64)
+            except Exception:  # noqa: BLE001 - a codec or reader this machine lacks
+                continue
+            pixels = _stretch(values)
+            if min(pixels.shape) < 200:
+                s = 256 / min(pixels.shape)
+                pixels = np.asarray(Image.fromarray(pixels).resize((int(pixels.shape[1] * s), int(pixels.shape[0] * s)), Image.BICUBIC))
+            out.append(RealImage(path.name, "sunpy", "astronomy", group, pixels, False, f"sunpy test data {path.name}",
+                                 "public domain (NASA / ESA mission data) via sunpy (BSD-2-Clause)"))
+    base = _site("astropy")
+    path = base / "io" / "fits" / "hdu" / "compressed" / "tests" / "data" / "m13.fits" if base else None
+    if path is not None and path.exists():
+        from astropy.io import fits
+
+        with fits.open(path) as hdus:
+            values = np.asarray(hdus[0].data, dtype=np.float64)
+        out.append(RealImage("m13.fits", "astropy", "astronomy", "astropy/m13", _stretch(values), False,
+                             "astropy FITS test data m13.fits (globular cluster M13)", "BSD-3-Clause (astropy test data)"))
+    return out
+
+
+# the sources of the first round (what the stage-2 networks were fine-tuned on)
+FIRST_ROUND = ("chest-xray", "dicom", "nibabel", "scikit-image", "matplotlib")
+
+
+def all_real_images(families: tuple[str, ...] | None = None) -> list[RealImage]:
+    """Every real image here; `families` keeps only those split families (e.g. FIRST_ROUND)."""
+    images = (chest_xrays() + dicom_images() + nibabel_slices() + skimage_images() + matplotlib_images() + dipy_images()
+              + nilearn_images() + nibabel_dicom_images() + photo_images() + astronomy_images())
+    for im in images:
+        im.family = im.family or im.source
+    return [im for im in images if families is None or im.family in families]
 
 
 if __name__ == "__main__":
     from collections import Counter
 
     images = all_real_images()
-    print(Counter((i.source, i.kind) for i in images))
+    print(Counter((i.family, i.source, i.kind) for i in images))
     print(len({i.group for i in images}), "groups")
