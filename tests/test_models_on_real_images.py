@@ -137,3 +137,24 @@ def test_matplotlib_sample_images_still_right():
         assert rows[name]["radiology_right"], rows[name]
     # known miss, reported in models/README.md: the 2x2 MR figure scores 0.87, just under the compound threshold
     assert rows["mri_four_panels.png"]["compound_score"] > 0.8
+
+
+def test_card_numbers_are_what_the_onnx_files_measure_on_the_fixture():
+    """models/real_test_report.json (and so the card's test tables) is written by `modeldev.measure`
+    from the shipped files and this fixture: recomputing it gives the same numbers."""
+    import json
+
+    from rocov2_fast.modeldev import measure
+
+    models = default_model_path("compound").parent
+    card = json.loads((models / "real_test_report.json").read_text())
+    for kind, report in measure.measure(models, FIXTURES).items():
+        stored = card[kind]["test"]
+        assert stored["threshold"] == report["threshold"]
+        assert stored["by_source"].keys() == report["by_source"].keys() and stored["by_kind"].keys() == report["by_kind"].keys()
+        for key in ("overall", "by_source", "by_kind"):
+            for group in ([None] if key == "overall" else report[key]):
+                a = stored[key] if group is None else stored[key][group]
+                b = report[key] if group is None else report[key][group]
+                assert {k: a[k] for k in a if not k.startswith("auc")} == {k: b[k] for k in b if not k.startswith("auc")}, (kind, group)
+                assert all(abs((a[k] or 0) - (b[k] or 0)) < 1e-3 for k in a if k.startswith("auc")), (kind, group)
