@@ -1,11 +1,17 @@
-//! Mutation smoke test (not a coverage-guided fuzzer; cargo-fuzz targets are still to do, issue 16):
-//! seeds from the fixtures, mutated by a fixed-seed generator (bit flips, byte runs, cuts, splices,
-//! repeats), fed to the JATS parser, the gzip/tar reader and the image decoders. Any panic
-//! fails the test. `ROCOV2_FUZZ_ITERATIONS=200000 cargo test --release fuzz_smoke` for longer runs.
+//! Mutation smoke test (not coverage-guided: the libFuzzer targets are in rust/fuzz, run by
+//! scripts/fuzz.sh, docs/fuzzing.md): seeds from the fixtures, mutated by a fixed-seed generator
+//! (bit flips, byte runs, cuts, splices, repeats), fed to the JATS parser, the gzip/tar reader and
+//! the image decoders. Any panic fails the test. `ROCOV2_FUZZ_ITERATIONS=200000 cargo test
+//! --release fuzz_smoke` for longer runs.
+//!
+//! Also replays every input the fuzzers found crashing (tests/fixtures/fuzz_regressions/<target>/)
+//! through the same entry points as the fuzz targets: each must end in a clean result or error.
 
-use crate::archive::{read_package_bytes, read_tar_bytes, ReadLimits};
+use crate::archive::{read_fuzz_input, read_package_bytes, read_tar_bytes, ReadLimits};
 use crate::decode::{decode, Limits};
 use crate::jats::parse_article;
+use crate::records::{process_bytes, ScanOptions};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 struct Rng(u64);
 
@@ -119,5 +125,41 @@ fn fuzz_smoke_decoders() {
         let input = mutate(jpeg, &mut rng);
         let _ = decode(&input, Some(224), &limits);
         let _ = decode(&input, None, &limits);
+    }
+}
+
+/// `(target, file name, bytes)` of every kept fuzzer crash.
+fn regression_inputs() -> Vec<(String, String, Vec<u8>)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz_regressions");
+    let mut inputs = Vec::new();
+    for target in ["jats", "archive", "decode"] {
+        let Ok(listing) = std::fs::read_dir(root.join(target)) else { continue };
+        for entry in listing.map(|e| e.unwrap()) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".md") {
+                inputs.push((target.to_string(), name, std::fs::read(entry.path()).unwrap()));
+            }
+        }
+    }
+    inputs.sort();
+    inputs
+}
+
+/// Each kept input through its fuzz target's entry point (the same calls as rust/fuzz/fuzz_targets):
+/// a panic, or an error without a message, fails with the file's name.
+#[test]
+fn fuzz_regressions_end_cleanly() {
+    let inputs = regression_inputs();
+    assert!(!inputs.is_empty(), "no inputs in tests/fixtures/fuzz_regressions");
+    for (target, name, data) in &inputs {
+        let outcome = catch_unwind(AssertUnwindSafe(|| match target.as_str() {
+            "jats" => parse_article(data).err(),
+            "archive" => read_fuzz_input(data, &ScanOptions::default().read_limits).error,
+            _ => process_bytes(data, &ScanOptions { with_pixels: true, ..ScanOptions::default() }).err().map(|e| e.message),
+        }));
+        match outcome {
+            Ok(error) => assert!(error.map(|e| !e.is_empty()).unwrap_or(true), "{target}/{name}: an error without a message"),
+            Err(payload) => panic!("{target}/{name} panicked: {}", crate::error::panic_message(&*payload)),
+        }
     }
 }
