@@ -14,6 +14,7 @@
 //! Tables are independent and run in parallel (std threads, one pair of buffers each). Sorted
 //! arrays only: no hash maps, no pointer chasing, each pass reads memory in order.
 
+use crate::resize::cpu_has;
 use std::thread;
 
 /// Radix-sorts `data` (using `scratch` as the second buffer) by the bits of `key` named by
@@ -221,20 +222,9 @@ unsafe fn all_pairs_part_popcnt(values: &[u64], radius: u32, part: usize, parts:
     all_pairs_part(values, radius, part, parts, found)
 }
 
-fn has_popcnt() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("popcnt")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// The search of step 2 over distinct values, on `threads` threads.
 fn value_pairs(values: &[u64], radius: u32, threads: usize, plan: Plan) -> ValuePairs {
-    let popcnt = has_popcnt();
+    let popcnt = cpu_has!("popcnt");
     let (tables, blocks, keep) = match plan {
         Plan::AllPairs => (Vec::new(), Vec::new(), 0),
         Plan::Blocks(b) => (combinations(b, b - radius), block_masks(b), b - radius),

@@ -259,20 +259,21 @@ unsafe fn vertical_avx2(tmp: &[u8], width: usize, row_offset: usize, c: &Coeffic
     vertical(tmp, width, row_offset, c, out)
 }
 
-fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+/// Whether the running x86-64 CPU has `feature` ("avx2", "popcnt", ...); false elsewhere.
+macro_rules! cpu_has {
+    ($feature:tt) => {{
+        #[cfg(target_arch = "x86_64")]
+        let has = std::arch::is_x86_feature_detected!($feature);
+        #[cfg(not(target_arch = "x86_64"))]
+        let has = false;
+        has
+    }};
 }
+pub(crate) use cpu_has;
 
 fn horizontal_pass(rows: &[u8], width: usize, c: &Coefficients, out: &mut Vec<u8>) {
     #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
+    if cpu_has!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked just above).
         return unsafe { horizontal_avx2(rows, width, c, out) };
     }
@@ -281,7 +282,7 @@ fn horizontal_pass(rows: &[u8], width: usize, c: &Coefficients, out: &mut Vec<u8
 
 fn vertical_pass(tmp: &[u8], width: usize, row_offset: usize, c: &Coefficients, out: &mut Vec<u8>) {
     #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
+    if cpu_has!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked just above).
         return unsafe { vertical_avx2(tmp, width, row_offset, c, out) };
     }
