@@ -26,11 +26,9 @@ impl Source {
         }
     }
 
-    /// `PMC13900` from `PMC13900.tar.gz` or `PMC13900.2/`.
+    /// `PMC13900` from `PMC13900.tar.gz` or `PMC13900.2/` ([`crate::schema::accession`]).
     pub fn accession(&self) -> Option<String> {
-        let name = self.path().file_name()?.to_string_lossy().to_string();
-        let digits: String = name.strip_prefix("PMC")?.chars().take_while(|c| c.is_ascii_digit()).collect();
-        (!digits.is_empty()).then(|| format!("PMC{digits}"))
+        crate::schema::accession(&self.path().to_string_lossy())
     }
 }
 
@@ -258,7 +256,7 @@ fn read_package(path: &Path, limits: &ReadLimits) -> Contents {
 
 /// Packages up to this size (compressed) are read into memory and inflated in one call with
 /// libdeflate (about twice as fast as streaming zlib).
-const WHOLE_GUNZIP_MAX_STORED: u64 = 64 << 20;
+pub(crate) const WHOLE_GUNZIP_MAX_STORED: u64 = 64 << 20;
 /// ... when the gzip trailer says they inflate to no more than this.
 const WHOLE_GUNZIP_MAX_INFLATED: u64 = 256 << 20;
 
@@ -300,7 +298,7 @@ pub fn read_tar_bytes(tar_bytes: &[u8], limits: &ReadLimits) -> Contents {
 
 /// All gzip members of `compressed`, inflated and concatenated; `None` when damaged or when the
 /// result would exceed `WHOLE_GUNZIP_MAX_INFLATED`.
-fn gunzip_members(compressed: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn gunzip_members(compressed: &[u8]) -> Option<Vec<u8>> {
     let max = WHOLE_GUNZIP_MAX_INFLATED as usize;
     let trailer: [u8; 4] = compressed.get(compressed.len().checked_sub(4)?..)?.try_into().ok()?;
     // The last member's size mod 2^32 (RFC 1952): exact for the usual single-member file.

@@ -2,7 +2,7 @@
 //!
 //! Archive-, article- and image-level failures never abort a run: they become a row whose
 //! `status` names the failure. Only bad *arguments* (an input path that does not exist, an
-//! unreadable file list) are raised to Python, through `lib.rs`'s exception mapping.
+//! unreadable file list, bytes given to `decode_image`) are raised to Python, mapped below.
 
 use std::fmt;
 
@@ -36,9 +36,31 @@ pub enum Status {
     InternalError,
     /// The article's licence is not in the allowed set: matched but never decoded.
     LicenseExcluded,
+    /// A source the file list excludes by licence, so never read: the filter (Python) records
+    /// it, the scan never produces it.
+    NotRead,
 }
 
 impl Status {
+    /// Every status (the manifest's vocabulary, `_core.STATUSES`).
+    pub const ALL: [Status; 15] = [
+        Status::Ok,
+        Status::MissingImage,
+        Status::NoGraphic,
+        Status::DecodeError,
+        Status::TooLarge,
+        Status::UnsupportedFormat,
+        Status::BadArchive,
+        Status::NoXml,
+        Status::BadXml,
+        Status::BadEncoding,
+        Status::DuplicateReference,
+        Status::NoFigures,
+        Status::InternalError,
+        Status::LicenseExcluded,
+        Status::NotRead,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",
@@ -55,6 +77,7 @@ impl Status {
             Status::NoFigures => "no_figures",
             Status::InternalError => "internal_error",
             Status::LicenseExcluded => "license_excluded",
+            Status::NotRead => "not_read",
         }
     }
 }
@@ -93,6 +116,8 @@ pub enum CoreError {
     Io { path: String, source: std::io::Error },
     #[error("bad file list {path}: {message}")]
     FileList { path: String, message: String },
+    #[error("cannot read {path}: {message}")]
+    BadSource { path: String, message: String },
     #[error("invalid option: {0}")]
     InvalidOption(String),
 }
@@ -109,17 +134,32 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 // ---- Python exceptions: the one place core errors become Python errors. ----
+//
+// The classes are defined once, in `rocov2_fast/errors.py` (one hierarchy under `Rocov2Error`);
+// the core raises them from here and nowhere else.
 
-pyo3::create_exception!(_core, Rocov2Error, pyo3::exceptions::PyException, "Base class of rocov2-fast errors.");
-pyo3::create_exception!(_core, InputError, Rocov2Error, "An input path or file list that cannot be used.");
+pyo3::import_exception!(rocov2_fast.errors, InputError);
 
 impl From<CoreError> for pyo3::PyErr {
     fn from(err: CoreError) -> pyo3::PyErr {
-        match err {
-            CoreError::InputNotFound(_) | CoreError::Io { .. } | CoreError::FileList { .. } => {
-                InputError::new_err(err.to_string())
-            }
-            CoreError::InvalidOption(_) => pyo3::exceptions::PyValueError::new_err(err.to_string()),
-        }
+        InputError::new_err(err.to_string())
     }
+}
+
+/// Image bytes given to the core (`decode_image`, `model_input`) that cannot be decoded:
+/// `InputError` (a `ValueError` too).
+impl From<ImageError> for pyo3::PyErr {
+    fn from(err: ImageError) -> pyo3::PyErr {
+        InputError::new_err(err.to_string())
+    }
+}
+
+/// Article XML given to `parse_jats` that cannot be parsed.
+pub fn bad_xml(message: impl fmt::Display) -> pyo3::PyErr {
+    InputError::new_err(format!("bad XML: {message}"))
+}
+
+/// An argument the caller got wrong (an empty image, a wrong array shape).
+pub fn bad_argument(message: impl Into<String>) -> pyo3::PyErr {
+    InputError::new_err(message.into())
 }

@@ -10,8 +10,10 @@ mod fuzz_smoke;
 pub mod hash;
 pub mod jats;
 pub mod layout;
+pub mod members;
 pub mod records;
 pub mod resize;
+pub mod schema;
 
 use archive::{discover, FileList, ReadLimits, Source};
 use decode::Limits;
@@ -26,6 +28,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 
+/// Article XML bigger than this is not read (`Scanner(max_xml_bytes=)`).
+const MAX_XML_BYTES: u64 = 64 << 20;
+
 fn to_paths(inputs: Vec<String>) -> Vec<PathBuf> {
     inputs.into_iter().map(PathBuf::from).collect()
 }
@@ -35,7 +40,8 @@ fn parse_fit(fit: &str) -> Result<Fit, CoreError> {
 }
 
 /// Scans sources on its own pool of `workers` threads; iterate it to get one result per source
-/// (in completion order) as `(archive, article, rows, pixels, stored_bytes)`.
+/// (in completion order) as `(archive, columns, pixels, stored_bytes)`: `columns` maps each column
+/// of `schema.rs` to its values, `pixels` is None or `n × size × size × 3` uint8.
 #[pyclass(module = "rocov2_fast._core")]
 struct Scanner {
     sources: Vec<String>,
@@ -48,7 +54,7 @@ impl Scanner {
     #[new]
     #[pyo3(signature = (inputs, *, workers=0, file_list=None, size=224, fit="pad", exact_hash=false,
         with_pixels=false, max_pixels=Limits::default().max_pixels, max_image_bytes=Limits::default().max_bytes,
-        max_xml_bytes=64<<20, with_bytes=false, licenses=None, queue=0, max_decoded_bytes=decode::DEFAULT_MAX_DECODED_BYTES))]
+        max_xml_bytes=MAX_XML_BYTES, with_bytes=false, licenses=None, queue=0, max_decoded_bytes=decode::DEFAULT_MAX_DECODED_BYTES))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -152,51 +158,13 @@ fn spawn_workers(sources: Vec<Source>, file_list: Option<FileList>, opts: ScanOp
     receiver
 }
 
-fn records_to_python<'py>(py: Python<'py>, r: SourceRecords) -> PyResult<Bound<'py, PyAny>> {
-    let n = r.rows.len();
-    let a = &r.article;
+fn records_to_python<'py>(py: Python<'py>, mut r: SourceRecords) -> PyResult<Bound<'py, PyAny>> {
     let columns = PyDict::new(py);
-    let repeat = |v: &Option<String>| vec![v.clone(); n];
-    columns.set_item("archive", vec![r.archive.clone(); n])?;
-    columns.set_item("pmcid", repeat(&a.pmcid))?;
-    columns.set_item("pmid", repeat(&a.pmid))?;
-    columns.set_item("doi", repeat(&a.doi))?;
-    columns.set_item("year", vec![a.year; n])?;
-    columns.set_item("license", repeat(&a.license))?;
-    columns.set_item("license_source", repeat(&a.license_source))?;
-    columns.set_item("xml_license", repeat(&a.xml_license))?;
-    columns.set_item("license_raw", repeat(&a.license_raw))?;
-    columns.set_item("title", repeat(&a.title))?;
-    columns.set_item("journal", repeat(&a.journal))?;
-    columns.set_item("authors", repeat(&a.authors))?;
-    macro_rules! column {
-        ($name:literal, $field:ident) => {
-            columns.set_item($name, r.rows.iter().map(|row| row.$field.clone()).collect::<Vec<_>>())?;
-        };
-    }
-    column!("figure_index", figure_index);
-    column!("figure_id", figure_id);
-    column!("label", label);
-    column!("caption", caption);
-    column!("graphic", graphic);
-    column!("member", member);
-    column!("format", format);
-    column!("width", width);
-    column!("height", height);
-    column!("channels", channels);
-    column!("bytes", bytes);
-    column!("phash", phash);
-    column!("dhash", dhash);
-    column!("hash_exact", hash_exact);
-    column!("status", status);
-    column!("error", error);
-    column!("pixel_index", pixel_index);
-    column!("compound_layout_score", compound_layout_score);
-    column!("panel_count", panel_count);
-    if r.rows.iter().any(|row| row.data.is_some()) {
-        let as_bytes = |v: &Option<Vec<u8>>| v.as_ref().map(|b| PyBytes::new(py, b));
-        columns.set_item("image_bytes", r.rows.iter().map(|row| as_bytes(&row.data)).collect::<Vec<_>>())?;
-        columns.set_item("thumb32", r.rows.iter().map(|row| as_bytes(&row.thumb)).collect::<Vec<_>>())?;
+    let with_bytes = r.rows.iter().any(|row| row.data.is_some());
+    let extra = schema::FILTER_COLUMNS.iter().filter(|(name, _)| with_bytes || *name == "pixel_index");
+    for (name, _) in schema::SCAN_COLUMNS.iter().chain(extra) {
+        let values = schema::take_column(&mut r, name).expect("schema.rs gives values for each of its columns");
+        columns.set_item(name, values_to_python(py, values)?)?;
     }
     let pixel_count = r.rows.iter().filter(|row| row.pixel_index.is_some()).count();
     let pixels: Bound<'py, PyAny> = if pixel_count == 0 {
@@ -210,11 +178,22 @@ fn records_to_python<'py>(py: Python<'py>, r: SourceRecords) -> PyResult<Bound<'
     Ok(result.into_pyobject(py)?.into_any())
 }
 
+fn values_to_python<'py>(py: Python<'py>, values: schema::Values) -> PyResult<Bound<'py, PyAny>> {
+    use schema::Values;
+    Ok(match values {
+        Values::Utf8(v) => v.into_pyobject(py)?.into_any(),
+        Values::Int8(v) | Values::Int32(v) | Values::Int64(v) => v.into_pyobject(py)?.into_any(),
+        Values::Bool(v) => v.into_pyobject(py)?.into_any(),
+        Values::Float32(v) => v.into_pyobject(py)?.into_any(),
+        Values::Binary(v) => v.iter().map(|b| b.as_ref().map(|b| PyBytes::new(py, b))).collect::<Vec<_>>().into_pyobject(py)?.into_any(),
+    })
+}
+
 /// Parses JATS article XML: ids, year, licence and figures (as a dict).
 #[pyfunction]
 fn parse_jats<'py>(py: Python<'py>, xml: &[u8]) -> PyResult<Bound<'py, PyDict>> {
     let data = xml.to_vec();
-    let article = py.detach(move || jats::parse_article(&data)).map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("bad XML: {e}")))?;
+    let article = py.detach(move || jats::parse_article(&data)).map_err(error::bad_xml)?;
     let d = PyDict::new(py);
     d.set_item("pmcid", article.pmcid)?;
     d.set_item("pmid", article.pmid)?;
@@ -255,8 +234,7 @@ fn decode_image<'py>(py: Python<'py>, data: &[u8], reduce_to: Option<u32>, max_p
             let decoded = decode::decode(&bytes, reduce_to, &limits)?;
             let h = hash::hashes(&decoded.pixels, reduce_to);
             Ok((decoded, h))
-        })
-        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        })?;
     let d = PyDict::new(py);
     d.set_item("format", decoded.format.as_str())?;
     d.set_item("width", decoded.width)?;
@@ -277,7 +255,7 @@ fn decode_image<'py>(py: Python<'py>, data: &[u8], reduce_to: Option<u32>, max_p
 fn pillow_lanczos_gray<'py>(py: Python<'py>, gray: numpy::PyReadonlyArray2<'py, u8>, out_w: u32, out_h: u32) -> PyResult<Bound<'py, PyAny>> {
     let (h, w) = (gray.shape()[0], gray.shape()[1]);
     if w == 0 || h == 0 || out_w == 0 || out_h == 0 {
-        return Err(pyo3::exceptions::PyValueError::new_err("empty image or output size"));
+        return Err(error::bad_argument("empty image or output size"));
     }
     let data = gray.as_slice().map(<[u8]>::to_vec).unwrap_or_else(|_| gray.as_array().iter().copied().collect());
     let out = py.detach(|| resize::pillow_lanczos_gray(&data, w as u32, h as u32, out_w, out_h));
@@ -295,8 +273,7 @@ fn model_input<'py>(py: Python<'py>, data: &[u8], size: u32, fit: &str) -> PyRes
         .detach(move || -> Result<_, error::ImageError> {
             let decoded = decode::decode(&bytes, Some(size), &Limits::default())?;
             Ok(resize::to_model_input(&decoded.pixels, size, fit))
-        })
-        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        })?;
     Ok(pixels.into_pyarray(py).reshape([size as usize, size as usize, 3])?.into_any())
 }
 
@@ -309,11 +286,11 @@ fn layout_of<'py>(py: Python<'py>, pixels: numpy::PyReadonlyArrayDyn<'py, u8>) -
         [_, _] => 1u8,
         [_, _, 1] => 1,
         [_, _, 3] => 3,
-        _ => return Err(pyo3::exceptions::PyValueError::new_err(format!("pixels must be H×W or H×W×3 uint8, not shape {shape:?}"))),
+        _ => return Err(error::bad_argument(format!("pixels must be H×W or H×W×3 uint8, not shape {shape:?}"))),
     };
     let (height, width) = (shape[0] as u32, shape[1] as u32);
     if width == 0 || height == 0 {
-        return Err(pyo3::exceptions::PyValueError::new_err("pixels must not be empty"));
+        return Err(error::bad_argument("pixels must not be empty"));
     }
     let data = pixels.as_slice().map(<[u8]>::to_vec).unwrap_or_else(|_| pixels.as_array().iter().copied().collect());
     let src = decode::Pixels { width, height, channels, data };
@@ -372,6 +349,30 @@ fn normalize_license(text: &str) -> Option<&'static str> {
     jats::normalize_license(text)
 }
 
+/// Original bytes of the named members of a source (a `.tar.gz` package, several gzip members
+/// or a plain tar, or an article folder), by name; names that match nothing are absent.
+/// `file_names`: match (and key) by the member's file name rather than its full name.
+/// A source that cannot be read (gone, truncated, not gzip or tar) raises `InputError`.
+#[pyfunction]
+#[pyo3(signature = (source, names, *, file_names=false))]
+fn read_members<'py>(py: Python<'py>, source: PathBuf, names: &Bound<'py, PyAny>, file_names: bool) -> PyResult<Bound<'py, PyDict>> {
+    let names = names.try_iter()?.map(|n| n?.extract::<String>()).collect::<PyResult<std::collections::HashSet<_>>>()?;
+    let by = if file_names { members::Match::FileName } else { members::Match::Name };
+    let found = py.detach(|| members::read_members(&source, &names, by))?;
+    let d = PyDict::new(py);
+    for (name, data) in found {
+        d.set_item(name, PyBytes::new(py, &data))?;
+    }
+    Ok(d)
+}
+
+/// The accession a source's path gives (`PMC13900` from `.../PMC13900.tar.gz` or `PMC13900.2/`),
+/// or None: the rule of `schema.rs`, the one the scan's `pmcid` and the file list use.
+#[pyfunction(name = "accession")]
+fn accession_of(path: PathBuf) -> Option<String> {
+    schema::accession(&path.to_string_lossy())
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Scanner>()?;
@@ -386,8 +387,23 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(model_input, m)?)?;
     m.add_function(wrap_pyfunction!(pillow_lanczos_gray, m)?)?;
     m.add_function(wrap_pyfunction!(layout_of, m)?)?;
-    m.add("Rocov2Error", m.py().get_type::<error::Rocov2Error>())?;
-    m.add("InputError", m.py().get_type::<error::InputError>())?;
+    m.add_function(wrap_pyfunction!(accession_of, m)?)?;
+    m.add_function(wrap_pyfunction!(read_members, m)?)?;
+    m.add("SCAN_COLUMNS", schema::SCAN_COLUMNS.to_vec())?;
+    m.add("FILTER_COLUMNS", schema::FILTER_COLUMNS.to_vec())?;
+    m.add("STATUSES", schema::statuses())?;
+    let limits = Limits::default();
+    m.add(
+        "DEFAULT_LIMITS",
+        [
+            ("max_pixels", limits.max_pixels),
+            ("max_image_bytes", limits.max_bytes),
+            ("max_xml_bytes", MAX_XML_BYTES),
+            ("max_decoded_bytes", limits.max_decoded_bytes),
+        ]
+        .into_iter()
+        .collect::<std::collections::BTreeMap<_, _>>(),
+    )?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

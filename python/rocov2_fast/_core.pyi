@@ -1,15 +1,34 @@
 """Typed stubs of the Rust extension `rocov2_fast._core`."""
 
-from collections.abc import Iterator
-from typing import Any, TypedDict
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any, Final, Literal, TypedDict
 
 import numpy as np
 import numpy.typing as npt
 
 __version__: str
 
-class Rocov2Error(Exception): ...
-class InputError(Rocov2Error): ...
+#: Every value of a row's `status` (rust/error.rs `Status`; `not_read` is written by the filter).
+Status = Literal[
+    "ok", "missing_image", "no_graphic", "decode_error", "too_large", "unsupported_format", "bad_archive",
+    "no_xml", "bad_xml", "bad_encoding", "duplicate_reference", "no_figures", "internal_error",
+    "license_excluded", "not_read",
+]
+#: How an image is fitted to the model's square input.
+Fit = Literal["pad", "stretch"]
+#: Arrow types of the column tables (pyarrow aliases, `pa.type_for_alias`).
+ArrowType = Literal["string", "int8", "int32", "int64", "bool", "float32", "binary"]
+ImageFormat = Literal["jpeg", "png", "gif", "tiff"]
+
+#: (column, Arrow type) of every scan row, in parquet order (rust/schema.rs).
+SCAN_COLUMNS: Final[list[tuple[str, ArrowType]]]
+#: Columns the filter gets on top: pixel_index, image_bytes, thumb32.
+FILTER_COLUMNS: Final[list[tuple[str, ArrowType]]]
+#: Every Status, in rust/error.rs order.
+STATUSES: Final[list[Status]]
+#: The Scanner's default size limits (as in its signature below).
+DEFAULT_LIMITS: Final[dict[Literal["max_pixels", "max_image_bytes", "max_xml_bytes", "max_decoded_bytes"], int]]
 
 class FigureDict(TypedDict):
     id: str | None
@@ -32,7 +51,7 @@ class ArticleDict(TypedDict):
     figures: list[FigureDict]
 
 class ImageDict(TypedDict):
-    format: str
+    format: ImageFormat
     width: int
     height: int
     source_channels: int
@@ -52,16 +71,16 @@ class Scanner:
         workers: int = 0,
         file_list: str | None = None,
         size: int = 224,
-        fit: str = "pad",
+        fit: Fit = "pad",
         exact_hash: bool = False,
         with_pixels: bool = False,
-        max_pixels: int = ...,
-        max_image_bytes: int = ...,
-        max_xml_bytes: int = ...,
+        max_pixels: int = 178_956_970,
+        max_image_bytes: int = 268_435_456,
+        max_xml_bytes: int = 67_108_864,
         with_bytes: bool = False,
         licenses: list[str] | None = None,
         queue: int = 0,
-        max_decoded_bytes: int = ...,
+        max_decoded_bytes: int = 536_870_912,
     ) -> None: ...
     @property
     def sources(self) -> list[str]: ...
@@ -73,8 +92,12 @@ class Scanner:
     def __next__(self) -> tuple[str, dict[str, list[Any]], npt.NDArray[np.uint8] | None, int]: ...
     def close(self) -> None: ...
 
-def parse_jats(xml: bytes) -> ArticleDict: ...
-def decode_image(data: bytes, *, reduce_to: int | None = None, max_pixels: int = ..., max_decoded_bytes: int = ...) -> ImageDict: ...
+def parse_jats(xml: bytes) -> ArticleDict:
+    """Raises InputError (a ValueError) for XML that cannot be parsed."""
+def decode_image(
+    data: bytes, *, reduce_to: int | None = None, max_pixels: int = 178_956_970, max_decoded_bytes: int = 536_870_912,
+) -> ImageDict:
+    """Raises InputError (a ValueError) for bytes that cannot be decoded."""
 def discover_sources(inputs: list[str]) -> list[str]: ...
 def near_duplicate_pairs(hashes: list[int], max_distance: int, *, threads: int = 0) -> list[tuple[int, int, int]]: ...
 def antidupl_confirms(
@@ -87,9 +110,17 @@ def read_file_list(path: str) -> dict[str, tuple[str, str | None]]:
 def read_file_list_checked(path: str) -> tuple[dict[str, tuple[str, str | None]], dict[str, int]]:
     """As read_file_list, plus {licence value naming no known licence: rows carrying it}."""
 def normalize_license(text: str) -> str | None: ...
-def model_input(data: bytes, *, size: int = 224, fit: str = "pad") -> npt.NDArray[np.uint8]: ...
+def model_input(data: bytes, *, size: int = 224, fit: Fit = "pad") -> npt.NDArray[np.uint8]:
+    """Raises InputError (a ValueError) for bytes that cannot be decoded."""
 def pillow_lanczos_gray(gray: npt.NDArray[np.uint8], out_w: int, out_h: int) -> npt.NDArray[np.uint8]:
     """Pillow's LANCZOS resize of a 2-D uint8 array (horizontal pass first), bit-exact."""
 def layout(pixels: npt.NDArray[np.uint8]) -> tuple[float, int, list[tuple[int, int, int, int]], int]:
     """Compound-figure layout detector (rust/layout.rs) on decoded pixels, H×W or H×W×3 uint8:
     (compound_layout_score 0..1, panel_count, panels as (x0, y0, x1, y1), panels with a letter)."""
+def accession(path: str | os.PathLike[str]) -> str | None:
+    """`PMC13900` from `.../PMC13900.tar.gz` or `.../PMC13900.2/`: every ASCII digit between `PMC`
+    and the first dot of the file name (rust/schema.rs), else None."""
+def read_members(source: str | os.PathLike[str], names: Iterable[str], *, file_names: bool = False) -> dict[str, bytes]:
+    """Original bytes of the named members of a package (.tar.gz, several gzip members, plain tar)
+    or article folder; names matching nothing are absent. `file_names`: match and key by the
+    member's file name. Raises InputError for a source that is gone, truncated or not a tar."""

@@ -16,8 +16,6 @@ import io
 import json
 import math
 import random
-import tarfile
-import zlib
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .errors import InputError
+from .errors import InputError, Rocov2Error
 
 #: --stage values: every decoded image, or the ones one stage dropped, or the kept ones
 STAGES = ("all", "compound", "radiology", "duplicate", "kept")
@@ -188,7 +186,7 @@ def make_thumbnails(cards: list[Card], run: Path, size: int, workers: int) -> No
 
 
 def read_package(read_members, archive: str, names: set[str]) -> tuple[dict[str, bytes], dict[str, str]]:
-    """(bytes by member, reason by member that could not be read) with filter.run.read_members:
+    """(bytes by member, reason by member that could not be read) with the core's read_members:
     never raises for a package that is gone, truncated or not a tar.gz."""
     path = Path(archive)
     if not path.exists():
@@ -198,12 +196,12 @@ def read_package(read_members, archive: str, names: set[str]) -> tuple[dict[str,
         for name in names:
             try:
                 found.update(read_members(archive, {name}))
-            except OSError as e:
-                failed[name] = f"cannot read {name}: {e.strerror or e}"
+            except Rocov2Error as e:
+                failed[name] = str(e)
         return found, failed
     try:
         return read_members(archive, names), {}
-    except (OSError, EOFError, tarfile.TarError, zlib.error) as e:
+    except Rocov2Error as e:
         return {}, {n: f"cannot read package {path.name}: {e}" for n in names}
 
 

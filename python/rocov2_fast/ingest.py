@@ -21,44 +21,18 @@ import pyarrow.parquet as pq
 from . import _core, arrow
 from .progress import ScanProgress
 
-SCAN_SCHEMA = pa.schema(
-    [
-        ("archive", pa.string()),
-        ("pmcid", pa.string()),
-        ("pmid", pa.string()),
-        ("doi", pa.string()),
-        ("year", pa.int32()),
-        ("license", pa.string()),
-        ("license_source", pa.string()),
-        ("xml_license", pa.string()),
-        ("license_raw", pa.string()),
-        ("title", pa.string()),
-        ("journal", pa.string()),
-        ("authors", pa.string()),
-        ("figure_index", pa.int32()),
-        ("figure_id", pa.string()),
-        ("label", pa.string()),
-        ("caption", pa.string()),
-        ("graphic", pa.string()),
-        ("member", pa.string()),
-        ("format", pa.string()),
-        ("width", pa.int32()),
-        ("height", pa.int32()),
-        ("channels", pa.int8()),
-        ("bytes", pa.int64()),
-        ("phash", pa.string()),
-        ("dhash", pa.string()),
-        ("hash_exact", pa.bool_()),
-        ("status", pa.string()),
-        ("error", pa.string()),
-        # rust/layout.rs on the decoded image (ok rows; null otherwise); docs/ingest.md.
-        ("compound_layout_score", pa.float32()),
-        ("panel_count", pa.int32()),
-    ]
-)
+def _schema(columns: Sequence[tuple[str, str]]) -> pa.Schema:
+    return pa.schema([(name, pa.type_for_alias(arrow_type)) for name, arrow_type in columns])
+
+
+#: The scan's columns and their types, as rust/schema.rs declares them (the one list).
+SCAN_SCHEMA = _schema(_core.SCAN_COLUMNS)
 
 #: Columns the filter asks for on top of SCAN_SCHEMA (`pixel_index` always, the others with `with_bytes`).
-FILTER_EXTRA = pa.schema([("pixel_index", pa.int32()), ("image_bytes", pa.binary()), ("thumb32", pa.binary())])
+FILTER_EXTRA = _schema(_core.FILTER_COLUMNS)
+
+#: Every value of the `status` column (rust/error.rs `Status`), `not_read` included.
+STATUSES: tuple[str, ...] = tuple(_core.STATUSES)
 
 ROWS_PER_GROUP = 50_000
 

@@ -7,10 +7,10 @@ tried at the path that worked last (the old one first), then at the other.
 from __future__ import annotations
 
 import csv
-import tarfile
 import threading
 from pathlib import Path
 
+from .._core import read_members
 from .http import Downloader, Outcome
 
 FILE_LIST = "oa_file_list.csv"
@@ -18,10 +18,9 @@ PREFIXES = ("", "deprecated/")
 
 
 def check_package(path: Path) -> None:
-    """Reads the whole gzip stream and tar index: a truncated or corrupt package raises."""
-    with tarfile.open(path, "r|gz") as tar:
-        for _ in tar:
-            pass
+    """Reads the whole gzip stream and tar index (the core's reader): a truncated or corrupt
+    package raises InputError."""
+    read_members(path, ())
 
 
 class PrefixMemory:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tarfile
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from .._core import read_members
 from .http import Downloader
 from .legacy import PrefixMemory, check_package, fetch_from_either
 
@@ -51,21 +51,15 @@ def read_roco_lists(lists: Path) -> list[Row]:
 
 def extract_members(package: Path, wanted: dict[str, list[Row]], out: Path) -> set[str]:
     """Writes the wanted members (matched by file name) into their class folders."""
-    found = set()
-    with tarfile.open(package, "r|gz") as tar:
-        for info in tar:
-            name = PurePosixPath(info.name).name
-            if not info.isfile() or name not in wanted:
-                continue
-            data = tar.extractfile(info).read()
-            for row in wanted[name]:
-                target = out / row.label / row.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(target.name + ".tmp")
-                tmp.write_bytes(data)
-                os.replace(tmp, target)
-            found.add(name)
-    return found
+    found = read_members(package, wanted, file_names=True)
+    for name, data in found.items():
+        for row in wanted[name]:
+            target = out / row.label / row.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + ".tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+    return set(found)
 
 
 def read_rows(path: Path) -> list[Row]:

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from .. import _core
 from ..errors import Rocov2Error
 from ..ingest import SCAN_SCHEMA
 
@@ -79,10 +80,9 @@ def _file_name(path: str) -> str:
 
 
 def accession(path: str) -> str | None:
-    """`PMC13900` from `.../PMC13900.tar.gz` or `.../PMC13900.2/`, else None."""
-    name = _file_name(path)
-    digits = "".join(filter(str.isdigit, name[3:].split(".", 1)[0])) if name.startswith("PMC") else ""
-    return f"PMC{digits}" if digits else None
+    """`PMC13900` from `.../PMC13900.tar.gz` or `.../PMC13900.2/`, else None: the core's rule
+    (rust/schema.rs), the one the scan's `pmcid` and the file list use."""
+    return _core.accession(path)
 
 
 def plain_source_key(source: str) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from .. import runlog
-from .._core import discover_sources, read_file_list
+from .._core import discover_sources, read_file_list, read_members  # noqa: F401  (read_members: re-exported)
 from ..errors import Rocov2Error
 from ..rundir import HOST, RunDir, read_json, source_state, write_json_atomic, write_table_atomic
 from . import dedup
@@ -455,18 +455,3 @@ def sync_images(run: RunDir, before: pl.DataFrame, after: pl.DataFrame) -> None:
         for member, data in read_members(archive, set(members)).items():
             run.write_image(Path(members[member]).name, data)
     after.replace_column(after.get_column_index("image_path"), pl.Series("image_path", [r["image_path"] for r in rows], pl.String))
-
-
-def read_members(archive: str, names: set[str]) -> dict[str, bytes]:
-    """Original bytes of named members (a package streamed with tarfile, or files of a folder)."""
-    import tarfile
-
-    path = Path(archive)
-    if path.is_dir():
-        return {n: (path / Path(n).name).read_bytes() for n in names}
-    found = {}
-    with tarfile.open(path, mode="r|gz") as tar:
-        for member in tar:
-            if member.name in names and member.isfile():
-                found[member.name] = tar.extractfile(member).read()
-    return found

@@ -1,0 +1,192 @@
+"""Issue 15 item 4: the row schema, the statuses and the accession rule are defined once, in
+rust/schema.rs, and Python reads them from `_core`."""
+
+from __future__ import annotations
+
+import ast
+import gzip
+import os
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers import article_xml, fig, jpeg_bytes, write_package
+from rocov2_fast import _core, ingest
+from rocov2_fast.errors import InputError, Rocov2Error
+from rocov2_fast.fetch.legacy import check_package
+from rocov2_fast.filter.manifest import accession, plain_source_key
+
+
+def test_scan_schema_is_the_cores_column_table():
+    assert ingest.SCAN_SCHEMA.names == [name for name, _ in _core.SCAN_COLUMNS]
+    assert [str(t) for t in ingest.SCAN_SCHEMA.types][:5] == ["string", "string", "string", "string", "int32"]
+    assert ingest.FILTER_EXTRA.names == ["pixel_index", "image_bytes", "thumb32"]
+    assert not set(ingest.SCAN_SCHEMA.names) & set(ingest.FILTER_EXTRA.names)
+
+
+def package_with_every_kind_of_row(tmp_path):
+    figures = fig("ok") + fig("gone", fig_id="f2") + '<fig id="f3"><caption><p>No graphic.</p></caption></fig>'
+    return write_package(tmp_path / "PMC4242.tar.gz", {"PMC4242/a.nxml": article_xml(figures),
+                                                       "PMC4242/ok.jpg": jpeg_bytes()})
+
+
+def test_scanner_returns_exactly_the_schema_columns(tmp_path):
+    package = package_with_every_kind_of_row(tmp_path)
+    scan_names = [name for name, _ in _core.SCAN_COLUMNS]
+    extra = [name for name, _ in _core.FILTER_COLUMNS]
+    [(_, columns, _, _)] = list(_core.Scanner([str(package)], workers=1))
+    assert list(columns) == [*scan_names, "pixel_index"]
+    [(_, columns, _, _)] = list(_core.Scanner([str(package)], workers=1, with_bytes=True, with_pixels=True))
+    assert list(columns) == scan_names + extra
+    assert columns["status"] == ["ok", "missing_image", "no_graphic"]
+    assert columns["pmcid"] == ["PMC4242"] * 3
+    assert isinstance(columns["image_bytes"][0], bytes) and columns["image_bytes"][1] is None
+    table = ingest.ColumnBuffer(tuple(extra))
+    table.extend(columns)
+    assert table.to_table().schema == ingest.SCAN_SCHEMA.append(ingest.FILTER_EXTRA.field(0)) \
+        .append(ingest.FILTER_EXTRA.field(1)).append(ingest.FILTER_EXTRA.field(2))
+
+
+def test_every_status_the_scan_writes_is_in_the_vocabulary(tmp_path):
+    package = package_with_every_kind_of_row(tmp_path)
+    broken = tmp_path / "PMC5.tar.gz"
+    broken.write_bytes(package.read_bytes()[:200])
+    out = tmp_path / "scan.parquet"
+    ingest.scan([package, broken], out, workers=1)
+    written = set(pq.read_table(out).column("status").to_pylist())
+    assert written == {"ok", "missing_image", "no_graphic", "bad_archive"}
+    assert written <= set(ingest.STATUSES)
+    assert "not_read" in ingest.STATUSES and len(set(ingest.STATUSES)) == len(ingest.STATUSES)
+
+
+def python_rule(path: str) -> str | None:
+    """The rule filter/manifest.py used before the core's: image ids depend on it."""
+    name = os.path.basename(path.rstrip("/"))
+    digits = "".join(filter(str.isdigit, name[3:].split(".", 1)[0])) if name.startswith("PMC") else ""
+    return f"PMC{digits}" if digits else None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="PMC0123456789._-/ab", max_size=24))
+def test_accession_keeps_the_identity_rule_on_ascii_names(path):
+    assert accession(path) == _core.accession(path) == python_rule(path)
+
+
+def test_accession_examples_and_the_scans_pmcid(tmp_path):
+    assert accession("corpus/PMC13900.2/") == "PMC13900"
+    assert accession("/x/PMC12_3.tar.gz") == "PMC123"  # every digit before the first dot
+    assert accession("PMC١٢٣.tar.gz") is None  # only ASCII digits (str.isdigit took these)
+    assert plain_source_key("PMC١٢٣.tar.gz") == "PMC---"
+    # the scan's pmcid (when the XML gives none) and the file list use the same rule
+    xml = article_xml(fig("a")).replace(b'<article-id pub-id-type="pmc">4242</article-id>', b"")
+    package = write_package(tmp_path / "PMC12_3.tar.gz", {"a.nxml": xml, "a.jpg": jpeg_bytes()})
+    [(_, columns, _, _)] = list(_core.Scanner([str(package)], workers=1))
+    assert columns["pmcid"] == ["PMC123"]
+
+
+# -- read_members: the core's reader of named members (issue 15 item 4) -------------------------
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-figures" / "chest-xray-cc-by"
+
+
+def real_members() -> dict[str, bytes]:
+    jpegs = sorted(REAL.glob("*.jpg"))[:3]
+    files = {f"PMC777/{p.name}": p.read_bytes() for p in jpegs}
+    files["PMC777/a.nxml"] = article_xml(fig(jpegs[0].stem))
+    files["PMC777/sub/" + jpegs[1].name] = b"same file name, another folder"
+    return files
+
+
+def tarfile_read(path: Path, names: set[str]) -> dict[str, bytes]:
+    """The Python reader the core's replaced (filter/run.py), as the reference."""
+    with tarfile.open(path, mode="r:*") as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar if m.name in names and m.isfile()}
+
+
+def test_read_members_of_real_packages_in_every_layout(tmp_path):
+    files = real_members()
+    package = write_package(tmp_path / "PMC777.tar.gz", files)
+    raw = gzip.decompress(package.read_bytes())
+    (tmp_path / "plain.tar").write_bytes(raw)
+    half = len(raw) // 2  # two gzip members, as pigz or `cat a.gz b.gz` write
+    (tmp_path / "multi.tar.gz").write_bytes(gzip.compress(raw[:half]) + gzip.compress(raw[half:]))
+    names = {*list(files)[:2], "PMC777/absent.jpg"}
+    for source in (package, tmp_path / "plain.tar", tmp_path / "multi.tar.gz"):
+        got = _core.read_members(source, names)
+        assert got == tarfile_read(source, names) and len(got) == 2, source
+        by_file_name = _core.read_members(str(source), [Path(n).name for n in names], file_names=True)
+        second = Path(list(files)[1]).name
+        assert by_file_name[second] == b"same file name, another folder"  # the later member of that name
+    assert _core.read_members(package, set()) == {}
+
+
+def test_read_members_of_an_article_folder(tmp_path):
+    folder = tmp_path / "PMC777.1"
+    folder.mkdir()
+    for name, data in real_members().items():
+        if name.count("/") == 1:
+            (folder / Path(name).name).write_bytes(data)
+    jpeg = sorted(REAL.glob("*.jpg"))[0]
+    got = _core.read_members(folder, {jpeg.name, "gone.jpg"})
+    assert got == {jpeg.name: jpeg.read_bytes()}
+
+
+def test_read_members_raises_input_error_for_a_broken_or_missing_source(tmp_path):
+    package = write_package(tmp_path / "PMC777.tar.gz", real_members())
+    truncated = tmp_path / "PMC778.tar.gz"
+    truncated.write_bytes(package.read_bytes()[: package.stat().st_size // 2])
+    for source in (truncated, tmp_path / "gone.tar.gz"):
+        with pytest.raises(InputError, match="cannot read") as caught:
+            _core.read_members(source, {"PMC777/a.nxml"})
+        assert isinstance(caught.value, ValueError)
+    with pytest.raises(InputError):
+        check_package(truncated)
+    check_package(package)
+
+
+# -- core errors: rust/error.rs raises the classes of errors.py -------------------------------------
+
+def test_core_errors_are_input_errors_and_value_errors(tmp_path):
+    for call in (lambda: _core.parse_jats(b"<article><unclosed></article>"),
+                 lambda: _core.decode_image(b"not an image"),
+                 lambda: _core.model_input(b"not an image"),
+                 lambda: _core.layout(np.zeros((4, 4, 2), np.uint8)),
+                 lambda: _core.Scanner([str(tmp_path)], fit="squash"),
+                 lambda: _core.Scanner([str(tmp_path / "missing")])):
+        with pytest.raises(InputError) as caught:
+            call()
+        assert isinstance(caught.value, Rocov2Error) and isinstance(caught.value, ValueError)
+
+
+# -- _core.pyi: the statuses and the defaults it writes are the core's ------------------------------
+
+def stub() -> ast.Module:
+    return ast.parse((Path(_core.__file__).parent / "_core.pyi").read_text(encoding="utf-8"))
+
+
+def literal(module: ast.Module, name: str) -> list:
+    [node] = [n for n in module.body if isinstance(n, ast.Assign) and n.targets[0].id == name]
+    return [e.value for e in node.value.slice.elts]
+
+
+def test_stub_literals_and_defaults_are_the_cores():
+    module = stub()
+    assert literal(module, "Status") == list(_core.STATUSES)
+    assert [t for _, t in _core.SCAN_COLUMNS + _core.FILTER_COLUMNS] and \
+        {t for _, t in _core.SCAN_COLUMNS + _core.FILTER_COLUMNS} <= set(literal(module, "ArrowType"))
+    [scanner] = [n for n in module.body if isinstance(n, ast.ClassDef) and n.name == "Scanner"]
+    [init] = [n for n in scanner.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"]
+    defaults = {a.arg: ast.literal_eval(d) for a, d in zip(init.args.kwonlyargs, init.args.kw_defaults)}
+    assert {k: defaults[k] for k in _core.DEFAULT_LIMITS} == _core.DEFAULT_LIMITS
+    assert defaults["fit"] in literal(module, "Fit")
+    [decode] = [n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == "decode_image"]
+    decode_defaults = {a.arg: ast.literal_eval(d) for a, d in zip(decode.args.kwonlyargs, decode.args.kw_defaults)}
+    assert decode_defaults["max_pixels"] == _core.DEFAULT_LIMITS["max_pixels"]
+    assert decode_defaults["max_decoded_bytes"] == _core.DEFAULT_LIMITS["max_decoded_bytes"]
+    with pytest.raises(InputError, match="'pad' or 'stretch'"):
+        _core.model_input(b"", fit="squash")
