@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from helpers import article_xml, fig, jpeg_bytes, write_package
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from helpers import article_xml, fig, jpeg_bytes, write_package
 from rocov2_fast import _core, ingest
 from rocov2_fast.errors import InputError, Rocov2Error
 from rocov2_fast.fetch.legacy import check_package
@@ -131,7 +130,7 @@ def test_read_members_of_an_article_folder(tmp_path):
     for name, data in real_members().items():
         if name.count("/") == 1:
             (folder / Path(name).name).write_bytes(data)
-    jpeg = sorted(REAL.glob("*.jpg"))[0]
+    jpeg = min(REAL.glob("*.jpg"))
     got = _core.read_members(folder, {jpeg.name, "gone.jpg"})
     assert got == {jpeg.name: jpeg.read_bytes()}
 
@@ -170,7 +169,7 @@ def stub() -> ast.Module:
 
 
 def literal(module: ast.Module, name: str) -> list:
-    [node] = [n for n in module.body if isinstance(n, ast.Assign) and n.targets[0].id == name]
+    [node] = [n for n in module.body if isinstance(n, ast.AnnAssign) and n.target.id == name]
     return [e.value for e in node.value.slice.elts]
 
 

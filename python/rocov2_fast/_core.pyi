@@ -2,7 +2,7 @@
 
 import os
 from collections.abc import Iterable, Iterator
-from typing import Any, Final, Literal, TypedDict
+from typing import Any, Final, Literal, TypeAlias, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -10,16 +10,16 @@ import numpy.typing as npt
 __version__: str
 
 #: Every value of a row's `status` (rust/error.rs `Status`; `not_read` is written by the filter).
-Status = Literal[
+Status: TypeAlias = Literal[
     "ok", "missing_image", "no_graphic", "decode_error", "too_large", "unsupported_format", "bad_archive",
     "no_xml", "bad_xml", "bad_encoding", "duplicate_reference", "no_figures", "internal_error",
     "license_excluded", "not_read",
 ]
 #: How an image is fitted to the model's square input.
-Fit = Literal["pad", "stretch"]
+Fit: TypeAlias = Literal["pad", "stretch"]
 #: Arrow types of the column tables (pyarrow aliases, `pa.type_for_alias`).
-ArrowType = Literal["string", "int8", "int32", "int64", "bool", "float32", "binary"]
-ImageFormat = Literal["jpeg", "png", "gif", "tiff"]
+ArrowType: TypeAlias = Literal["string", "int8", "int32", "int64", "bool", "float32", "binary"]
+ImageFormat: TypeAlias = Literal["jpeg", "png", "gif", "tiff"]
 
 #: (column, Arrow type) of every scan row, in parquet order (rust/schema.rs).
 SCAN_COLUMNS: Final[list[tuple[str, ArrowType]]]

@@ -13,4 +13,4 @@ class InputError(Rocov2Error, ValueError):
     XML given to the core. Also a `ValueError`, as the core raised before these classes."""
 
 
-__all__ = ["Rocov2Error", "InputError"]
+__all__ = ["InputError", "Rocov2Error"]

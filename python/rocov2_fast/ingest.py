@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from . import _core, arrow
 from .progress import ScanProgress
 
+
 def _schema(columns: Sequence[tuple[str, str]]) -> pa.Schema:
     return pa.schema([(name, pa.type_for_alias(arrow_type)) for name, arrow_type in columns])
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from .. import runlog
-from .._core import discover_sources, read_file_list, read_members  # noqa: F401  (read_members: re-exported)
+from .._core import discover_sources, read_file_list, read_members
 from ..errors import Rocov2Error
 from ..rundir import HOST, RunDir, read_json, source_state, write_json_atomic, write_table_atomic
 from . import dedup
