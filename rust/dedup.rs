@@ -32,7 +32,7 @@ fn radix_sort<T: Copy + Default + Send>(data: &mut Vec<T>, scratch: &mut Vec<T>,
     scratch.clear();
     scratch.resize(n, T::default());
     for (h, &(shift, w)) in hist.iter_mut().zip(digits) {
-        if h.iter().any(|&c| c == n) {
+        if h.contains(&n) {
             continue;
         }
         let mut sum = 0;

@@ -159,15 +159,14 @@ impl Coefficients {
             let xmin = ((center - support + 0.5) as i64).max(0) as usize;
             let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize - xmin;
             let mut ww = 0.0;
-            for x in 0..xmax {
-                let w = lanczos((x as f64 + xmin as f64 - center + 0.5) * ss);
-                k[x] = w;
-                ww += w;
+            for (x, kx) in k[..xmax].iter_mut().enumerate() {
+                *kx = lanczos((x as f64 + xmin as f64 - center + 0.5) * ss);
+                ww += *kx;
             }
-            for x in 0..xmax {
-                let w = if ww != 0.0 { k[x] / ww } else { k[x] };
+            for (fixed_w, &kx) in weights[xx * ksize..xx * ksize + xmax].iter_mut().zip(&k[..xmax]) {
+                let w = if ww != 0.0 { kx / ww } else { kx };
                 let fixed = w * (1u32 << PRECISION_BITS) as f64;
-                weights[xx * ksize + x] = if w < 0.0 { (-0.5 + fixed) as i32 } else { (0.5 + fixed) as i32 };
+                *fixed_w = if w < 0.0 { (-0.5 + fixed) as i32 } else { (0.5 + fixed) as i32 };
             }
             bounds.push((xmin, xmax));
         }
