@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import gzip
 import os
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -90,6 +91,7 @@ def test_accession_examples_and_the_scans_pmcid(tmp_path):
 
 # -- read_members: the core's reader of named members (issue 15 item 4) -------------------------
 
+CC_BY = '<permissions><license xlink:href="https://creativecommons.org/licenses/by/4.0/"/></permissions>'
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-figures" / "chest-xray-cc-by"
 
 
@@ -189,3 +191,29 @@ def test_stub_literals_and_defaults_are_the_cores():
     assert decode_defaults["max_decoded_bytes"] == _core.DEFAULT_LIMITS["max_decoded_bytes"]
     with pytest.raises(InputError, match="'pad' or 'stretch'"):
         _core.model_input(b"", fit="squash")
+
+
+def test_rethreshold_copies_kept_images_through_read_members_and_refuses_a_changed_source(tmp_path):
+    from rocov2_fast.filter import FilterOptions, run_filter
+    from rocov2_fast.filter.run import rethreshold
+
+    folder = tmp_path / "corpus" / "PMC777.1"
+    folder.mkdir(parents=True)
+    jpegs = sorted(REAL.glob("*.jpg"))[:2]
+    figures = "".join(fig(p.stem, fig_id=f"f{i}") for i, p in enumerate(jpegs))
+    (folder / "PMC777.1.xml").write_bytes(article_xml(figures, CC_BY))
+    for p in jpegs:
+        (folder / p.name).write_bytes(p.read_bytes())
+    out = tmp_path / "run"
+    run_filter(FilterOptions(inputs=[str(tmp_path / "corpus")], out=out, workers=1, compound_threshold=1.5,
+                             radiology_threshold=1.5, layout_threshold=1.5, show_progress=False))
+    assert not list((out / "images").iterdir())  # nothing kept at radiology 1.5
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    rethreshold(out, radiology=0.0)
+    kept = pq.read_table(out / "manifest.parquet").to_pylist()
+    assert sorted((out / r["image_path"]).read_bytes() for r in kept if r["fate"] == "kept") == \
+        sorted(p.read_bytes() for p in jpegs)
+    (folder / jpegs[1].name).unlink()
+    with pytest.raises(Rocov2Error, match=f"no longer holds {jpegs[1].name}"):
+        rethreshold(copy, radiology=0.0)

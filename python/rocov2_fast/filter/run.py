@@ -452,6 +452,10 @@ def sync_images(run: RunDir, before: pl.DataFrame, after: pl.DataFrame) -> None:
             (run.root / r["image_path"]).unlink(missing_ok=True)
             r["image_path"] = None
     for archive, members in wanted.items():
-        for member, data in read_members(archive, set(members)).items():
+        found = read_members(archive, set(members))
+        if gone := sorted(set(members) - set(found)):
+            raise Rocov2Error(f"{archive} no longer holds {', '.join(gone[:3])}{' ...' if len(gone) > 3 else ''}: "
+                              "the source changed after the run; run `rocov2-fast filter` on it again")
+        for member, data in found.items():
             run.write_image(Path(members[member]).name, data)
     after.replace_column(after.get_column_index("image_path"), pl.Series("image_path", [r["image_path"] for r in rows], pl.String))
