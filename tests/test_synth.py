@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_cli, scan_rows
 from PIL import Image
-
 from rocov2_fast import synth
 from rocov2_fast.errors import Rocov2Error
-from helpers import run_cli, scan_rows
 
 
 def digest(corpus: Path) -> dict[str, str]:
