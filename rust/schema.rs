@@ -52,16 +52,14 @@ pub fn statuses() -> Vec<&'static str> {
 }
 
 /// The accession a source's file name gives: `PMC13900` from `.../PMC13900.tar.gz` or
-/// `.../PMC13900.2/`, else None. The rule (the filter's image ids depend on it, so it is kept as
-/// it was): a name starting with `PMC`, every ASCII digit between `PMC` and the first dot
-/// (`PMC12_3.tar.gz` → `PMC123`). Only ASCII digits count (Python's `str.isdigit` counted any
-/// script's).
+/// `.../PMC13900.2/`, else None. Strict, because the file list's licence is looked up by it: the
+/// name is `PMC`, then only ASCII digits up to the first dot (or the end). `PMC12_3.tar.gz` or
+/// `PMC12a.tgz` give None (no licence is borrowed from `PMC123` or `PMC12`).
 pub fn accession(path: &str) -> Option<String> {
     let name = path.trim_end_matches('/');
     let name = name.rsplit('/').next().unwrap_or(name);
     let stem = name.strip_prefix("PMC")?.split('.').next().unwrap_or("");
-    let digits: String = stem.chars().filter(char::is_ascii_digit).collect();
-    (!digits.is_empty()).then(|| format!("PMC{digits}"))
+    (!stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit())).then(|| format!("PMC{stem}"))
 }
 
 /// One column's values, typed as the Arrow type it is declared with.
@@ -176,8 +174,9 @@ mod tests {
             ("/data/PMC13900.tar.gz", Some("PMC13900")),
             ("corpus/PMC13900.2/", Some("PMC13900")),
             ("PMC13900.2", Some("PMC13900")),
-            ("PMC12_3.tar.gz", Some("PMC123")),
-            ("PMC12a3b.tgz", Some("PMC123")),
+            ("PMC12_3.tar.gz", None),
+            ("PMC12a3b.tgz", None),
+            ("PMC0012.tgz", Some("PMC0012")),
             ("PMC.tar.gz", None),
             ("pmc123.tar.gz", None),
             ("x/PMC/other.tar.gz", None),

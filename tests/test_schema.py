@@ -65,28 +65,30 @@ def test_every_status_the_scan_writes_is_in_the_vocabulary(tmp_path):
 
 
 def python_rule(path: str) -> str | None:
-    """The rule filter/manifest.py used before the core's: image ids depend on it."""
+    """The accession rule written plainly in Python: `PMC`, then only ASCII digits to the first dot."""
     name = os.path.basename(path.rstrip("/"))
-    digits = "".join(filter(str.isdigit, name[3:].split(".", 1)[0])) if name.startswith("PMC") else ""
-    return f"PMC{digits}" if digits else None
+    stem = name[3:].split(".", 1)[0] if name.startswith("PMC") else ""
+    return f"PMC{stem}" if stem and all(c in "0123456789" for c in stem) else None
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.text(alphabet="PMC0123456789._-/ab", max_size=24))
-def test_accession_keeps_the_identity_rule_on_ascii_names(path):
+def test_accession_is_one_strict_rule(path):
     assert accession(path) == _core.accession(path) == python_rule(path)
 
 
 def test_accession_examples_and_the_scans_pmcid(tmp_path):
     assert accession("corpus/PMC13900.2/") == "PMC13900"
-    assert accession("/x/PMC12_3.tar.gz") == "PMC123"  # every digit before the first dot
+    assert accession("/x/PMC12_3.tar.gz") is None  # strict: no licence borrowed from PMC123 or PMC12
+    assert plain_source_key("/x/PMC12_3.tar.gz") == "PMC12-3"
     assert accession("PMC١٢٣.tar.gz") is None  # only ASCII digits (str.isdigit took these)
     assert plain_source_key("PMC١٢٣.tar.gz") == "PMC---"
     # the scan's pmcid (when the XML gives none) and the file list use the same rule
     xml = article_xml(fig("a")).replace(b'<article-id pub-id-type="pmc">4242</article-id>', b"")
-    package = write_package(tmp_path / "PMC12_3.tar.gz", {"a.nxml": xml, "a.jpg": jpeg_bytes()})
-    [(_, columns, _, _)] = list(_core.Scanner([str(package)], workers=1))
-    assert columns["pmcid"] == ["PMC123"]
+    package = write_package(tmp_path / "PMC123.tar.gz", {"a.nxml": xml, "a.jpg": jpeg_bytes()})
+    odd = write_package(tmp_path / "PMC12_3.tar.gz", {"a.nxml": xml, "a.jpg": jpeg_bytes()})
+    by_source = {Path(s).name: c["pmcid"] for s, c, _, _ in _core.Scanner([str(package), str(odd)], workers=1)}
+    assert by_source == {"PMC123.tar.gz": ["PMC123"], "PMC12_3.tar.gz": [None]}
 
 
 # -- read_members: the core's reader of named members (issue 15 item 4) -------------------------
