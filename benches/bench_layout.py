@@ -58,7 +58,7 @@ def radiographs(limit: int | None = None) -> list[tuple[str, np.ndarray]]:
 def matplotlib_images() -> list[tuple[str, np.ndarray]]:
     from matplotlib import cbook
 
-    from rocov2_fast.filter.real_images import mri_slice
+    from rocov2_fast.modeldev.real_images import mri_slice
 
     with cbook.get_sample_data("grace_hopper.jpg") as f:
         hopper = np.asarray(Image.open(f).convert("RGB"))
@@ -226,7 +226,7 @@ def build(n: int = 400, seed: int = 0, *, xray_limit: int | None = None) -> list
         path = RADIOGRAPHS / name
         if path.exists():
             figures.append(Figure(f"real:{name}", "real-compound", True, path.read_bytes(), 6))
-    from rocov2_fast.filter.real_images import real_images
+    from rocov2_fast.modeldev.real_images import real_images
 
     for r in real_images():
         figures.append(Figure(f"real:{r.name}", "real-compound" if r.compound else f"single/{r.name.split('_')[0]}", r.compound, r.data,

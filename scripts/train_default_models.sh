@@ -6,7 +6,7 @@
 #     of source images, augmented), journal-style renders and compound figures built from them (seed 0,
 #     4 epochs, BatchNorm frozen). Slow on a CPU; STAGE2_MODELS may name a folder that already holds the
 #     stage-2 networks: any models of this pipeline will do, also the shipped models/*.onnx, whose
-#     frozen backbone *is* the stage-2 network (filter/train.py from_onnx reads it out of the head);
+#     frozen backbone *is* the stage-2 network (modeldev/train.py from_onnx reads it out of the head);
 #  3. head: `python -m rocov2_fast.modeldev.head` keeps each stage-2 network frozen as a feature
 #     extractor, adds layout features (gutters, straight edges, repetition, intensity, colour) and fits a
 #     logistic head on a twice-as-large mix (seed 0) + the stage-1 synthetic corpus; chooses the L2
@@ -40,4 +40,4 @@ done
 .venv/bin/python -m rocov2_fast.modeldev.measure --models models --fixtures tests/fixtures/real_images_test
 
 # The older anecdote table (matplotlib's sample data).
-.venv/bin/python -m rocov2_fast.filter.real_images models/compound.onnx models/radiology.onnx
+.venv/bin/python -m rocov2_fast.modeldev.real_images models/compound.onnx models/radiology.onnx

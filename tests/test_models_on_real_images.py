@@ -14,7 +14,7 @@ import pytest
 
 from rocov2_fast._core import model_input
 from rocov2_fast.filter.models import FilterModel, default_model_path, providers_for
-from rocov2_fast.filter.real_images import real_images, score
+from rocov2_fast.modeldev.real_images import real_images, score
 from rocov2_fast.modeldev.dataset import roc_auc, split_of
 
 FIXTURES = Path(__file__).parent / "fixtures" / "real_images_test"

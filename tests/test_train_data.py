@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rocov2_fast.filter.train import load_folder, load_truth_csv, split
+from rocov2_fast.modeldev.train import load_folder, load_truth_csv, split
 from helpers import jpeg_bytes
 
 

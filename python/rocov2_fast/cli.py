@@ -377,7 +377,7 @@ def train_filter_command(
     if kind not in ("compound", "radiology"):
         raise typer.BadParameter("kind must be compound or radiology")
     try:
-        from .filter.train import train
+        from .modeldev.train import train
     except ImportError as e:  # pragma: no cover - depends on the optional extra
         typer.echo(f"error: train-filter needs torch: pip install 'rocov2-fast[train]' ({e})", err=True)
         raise typer.Exit(2) from e

@@ -1,4 +1,9 @@
 """Model development for the default filter models: real images and realistic renders in the loop.
+Nothing here runs in a filter run (the runtime is `rocov2_fast.filter`).
+
+- `train` (`rocov2-fast train-filter`): train one filter's CNN and export it to ONNX.
+- `real_images` (`python -m rocov2_fast.modeldev.real_images`): matplotlib's sample data and figures
+  rendered from it, scored by the default models.
 
 - `real`: the real images this machine has without downloading anything (the CC BY chest radiographs
   in `../shared/data/real-figures`, the DICOM test files of `pydicom-data` / `pydicom` rendered to

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..filter import train as tr
+from . import train as tr
 from . import dataset, real
 
 SIZE = 128

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..filter import train as tr
+from . import train as tr
 from . import dataset, real
 
 TAPS = (3, 8, 11, 12)

@@ -101,7 +101,7 @@ def real_images() -> list[RealImage]:
 def score(compound_model: str | None = None, radiology_model: str | None = None) -> list[dict]:
     """Both models' scores and decisions on `real_images()` (default models when no path)."""
     from .._core import model_input
-    from .models import FilterModel, default_model_path, providers_for
+    from ..filter.models import FilterModel, default_model_path, providers_for
 
     providers = providers_for(0)
     compound = FilterModel.load(compound_model or default_model_path("compound"), providers)
