@@ -54,8 +54,8 @@ for t in "${TARGETS[@]}"; do
     set -e
     if [ "$JOBS" -gt 1 ]; then cat fuzz-*.log >> "$FUZZ/logs/$t.log" 2>/dev/null; rm -f fuzz-*.log; fi
     log="$FUZZ/logs/$t.log"
-    execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{s+=$2} END {print s+0}')
-    rate=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$log" | awk '{s+=$2} END {print s+0}')
+    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{s+=$2} END {print s+0}')
+    rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | awk '{s+=$2} END {print s+0}')
     last=$(grep -E '^#[0-9]+.*(cov|ft):' "$log" | tail -1)
     cov=$(sed -n 's/.*cov: \([0-9]*\).*/\1/p' <<<"$last")
     ft=$(sed -n 's/.*ft: \([0-9]*\).*/\1/p' <<<"$last")
