@@ -14,8 +14,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from rocov2_fast.dataset import export_hf, export_rocov2, import_rocov2, iterative_stratification, read_dataset, split_run
-from rocov2_fast.dataset.split import stratification_quality
+from rocov2_fast.dataset import export_hf, export_rocov2, import_rocov2, iterative_stratification, read_dataset
+from rocov2_fast.dataset import split as split_stage
+from rocov2_fast.dataset.split import SplitOptions, stratification_quality
 from rocov2_fast.dataset.tables import attribution
 
 ROCOV2_FILES = sorted(
@@ -53,13 +54,13 @@ def test_split_is_deterministic_for_a_seed_and_group_by_none_splits_articles(bui
     run, _ = built
     before = (run / "dataset.parquet").read_bytes()
     seed0 = read_dataset(run).select("image_id", "split")
-    split_run(run, seed=0)
+    split_stage.run(run, SplitOptions(seed=0))
     assert (run / "dataset.parquet").read_bytes() == before
-    split_run(run, seed=5)
+    split_stage.run(run, SplitOptions(seed=5))
     assert read_dataset(run).select("image_id", "split").rows() != seed0.rows(), "another seed, another split"
-    by_image = split_run(run, seed=0, group_by="none")
+    by_image = split_stage.run(run, SplitOptions(seed=0, group_by="none"))
     assert by_image["group_by"] == "none" and sum(by_image["sizes"].values()) == read_dataset(run).height
-    split_run(run, seed=0)  # leave the fixture as it was
+    split_stage.run(run, SplitOptions(seed=0))  # leave the fixture as it was
     assert (run / "dataset.parquet").read_bytes() == before
 
 

@@ -60,14 +60,14 @@ def check_run(out: Path, manifest: pl.DataFrame) -> None:
 
 
 def run_split(out: Path) -> pl.DataFrame:
-    from rocov2_fast.captions import clean_run
-    from rocov2_fast.concepts.run import concepts_run, suggest_run
-    from rocov2_fast.dataset.split import split_run
+    from rocov2_fast import captions
+    from rocov2_fast.concepts import run as concepts
+    from rocov2_fast.dataset import split
 
-    clean_run(out)
-    concepts_run(out, min_images=1)
-    suggest_run(out)
-    split_run(out)
+    captions.run(out)
+    concepts.run(out, concepts.ConceptsOptions(min_images=1))
+    concepts.suggest(out)
+    split.run(out)
     return pl.read_parquet(out / "dataset.parquet")
 
 

@@ -63,30 +63,29 @@ def run_filter_stage(run_dir: Path, o: FilterOptions, fresh: bool) -> dict:
 
 
 def run_captions_stage(run_dir: Path, o: CleanOptions, _: bool) -> dict:
-    from .captions import clean_run
+    from . import captions
 
-    result = clean_run(run_dir, **asdict(o))
+    result = captions.run(run_dir, o)
     return {"kept": int(result["keep"].sum()), "dropped": int((~result["keep"]).sum())}
 
 
 def run_concepts_stage(run_dir: Path, o: ConceptsOptions, _: bool) -> dict:
-    from .concepts.run import concepts_run
+    from .concepts import run as concepts
 
-    return concepts_run(run_dir, model=o.medcat_model, min_images=o.min_images, tuis=o.tuis, blacklist=o.blacklist,
-                        remap=o.remap, manual=list(o.manual), n_process=o.processes)
+    return concepts.run(run_dir, o)
 
 
 def run_suggest_stage(run_dir: Path, o: SuggestOptions, _: bool) -> dict:
-    from .concepts.run import suggest_run
+    from .concepts import run as concepts
 
-    out = suggest_run(run_dir, min_confidence=o.min_confidence)
+    out = concepts.suggest(run_dir, o)
     return {"with_modality": int(out["modality"].is_not_null().sum()), "captions": out.height}
 
 
 def run_split_stage(run_dir: Path, o: SplitOptions, _: bool) -> dict:
-    from .dataset.split import split_run
+    from .dataset import split
 
-    summary = split_run(run_dir, ratios=o.ratios, seed=o.seed, group_by=o.group_by, use_suggestions=o.suggested_manual)
+    summary = split.run(run_dir, o)
     return {k: summary[k] for k in ("sizes", "unseen_concepts_removed", "manual_source")}
 
 
@@ -97,9 +96,9 @@ def run_export_stage(run_dir: Path, o: ExportOptions, _: bool) -> dict:
 
 
 def run_report_stage(run_dir: Path, _: None, __: bool) -> dict:
-    from .dataset.report import report_run
+    from .dataset import report
 
-    stats = report_run(run_dir)
+    stats = report.run(run_dir)
     return {"report": str(run_dir / rundir.REPORT_HTML), "images": stats["images"]}
 
 

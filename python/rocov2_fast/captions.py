@@ -13,7 +13,7 @@ Two language rules:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -111,12 +111,12 @@ def clean(df: pl.DataFrame, *, lang_rule: str = LANG_RULE, threshold: float = LA
     return df.drop("caption").hstack(judged)
 
 
-def clean_run(run_dir: Path, **options) -> pl.DataFrame:
+def run(run_dir: Path, options: CleanOptions | None = None) -> pl.DataFrame:
     """`rocov2-fast captions RUN_DIR`: cleans the captions of the images `filter` kept and writes
     RUN_DIR/captions.parquet."""
     manifest = pl.read_parquet(Path(run_dir) / "manifest.parquet")
     kept = manifest.filter(pl.col("fate") == "kept").select("image_id", "pmcid", "caption")
-    result = clean(kept, **options)
+    result = clean(kept, **asdict(options or CleanOptions()))
     tmp = Path(run_dir) / "captions.parquet.tmp"
     result.write_parquet(tmp)
     tmp.replace(Path(run_dir) / "captions.parquet")

@@ -389,12 +389,10 @@ def train_filter_command(
 @takes([option("run_dir", Annotated[Path, typer.Argument(help="A filter run directory (reads manifest.parquet).")])], CAPTION_OPTIONS)
 def captions_command(**p) -> None:
     """Clean the kept images' captions; writes RUN_DIR/captions.parquet (keep, reason, lang, lang_prob)."""
-    from dataclasses import asdict
-
     from . import captions
 
     run_dir = p["run_dir"]
-    result = captions.clean_run(run_dir, **asdict(stage_options(captions.CleanOptions, p)))
+    result = captions.run(run_dir, stage_options(captions.CleanOptions, p))
     counts = dict(result.group_by("reason").len().rows())
     kept = counts.pop(None, 0)
     typer.echo(f"{run_dir / 'captions.parquet'}: {kept} captions kept, dropped: "
@@ -417,9 +415,9 @@ def concepts_command(**p) -> None:
 @takes([option("run_dir", Annotated[Path, typer.Argument(help="A run directory with captions.parquet.")])], SUGGEST_OPTIONS)
 def suggest_manual_command(**p) -> None:
     """Propose a modality (with its confidence) and the X-ray region/projection for annotators."""
-    from .concepts.run import suggest_run
+    from .concepts.run import SuggestOptions, suggest
 
-    out = suggest_run(p["run_dir"], min_confidence=p["min_confidence"])
+    out = suggest(p["run_dir"], stage_options(SuggestOptions, p))
     typer.echo(f"{p['run_dir'] / 'manual_suggestions.parquet'}: {out['modality'].is_not_null().sum()} of {out.height} captions "
                "get a modality suggestion")
 
@@ -439,11 +437,10 @@ def build_concept_model_command(
        SPLIT_OPTIONS)
 def split_command(**p) -> None:
     """Stratified train/valid/test split on the manual concepts → RUN_DIR/dataset.parquet."""
-    from .dataset.split import SplitOptions, split_run
+    from .dataset import split
 
-    o = stage_options(SplitOptions, p)
     run_dir = p["run_dir"]
-    summary = split_run(run_dir, ratios=o.ratios, seed=o.seed, group_by=o.group_by, use_suggestions=o.suggested_manual)
+    summary = split.run(run_dir, stage_options(split.SplitOptions, p))
     q = summary["quality"]
     typer.echo(f"{run_dir / 'dataset.parquet'}: {summary['sizes']}; label distribution LD {q['LD']:.4f}, "
                f"largest label gap {q['max_label_gap_points']:.1f} points; unseen concepts removed {summary['unseen_concepts_removed']}")
@@ -486,9 +483,9 @@ def report_command(
     run_dir: Annotated[Path, typer.Argument(help="A run directory with dataset.parquet.")],
 ) -> None:
     """The paper's dataset analysis → RUN_DIR/report.html (with PNG plots) and RUN_DIR/report.json."""
-    from .dataset.report import report_run
+    from .dataset import report
 
-    stats = report_run(run_dir)
+    stats = report.run(run_dir)
     typer.echo(f"{run_dir / 'report.html'}: {stats['images']} images, {stats['articles']} articles, "
                f"{stats['distinct_concepts']} concepts, splits {stats['splits']}")
 

@@ -42,15 +42,17 @@ class SuggestOptions:
     min_confidence: float | None = None
 
 
-def concepts_run(run_dir: Path, *, model: str | None = None, min_images: int = MIN_IMAGES,
-                 tuis: tuple[str, ...] | None = TUIS, blacklist: str | None = None, remap: str | None = None,
-                 manual: list[str] | None = None, n_process: int = PROCESSES) -> dict:
+def run(run_dir: Path, options: ConceptsOptions | None = None) -> dict:
+    """`rocov2-fast concepts RUN_DIR`: concepts of the kept captions → RUN_DIR/concepts.parquet,
+    cui_mapping.csv and concepts_summary.json."""
+    o = options or ConceptsOptions()
+    model, min_images = o.medcat_model, o.min_images
     run_dir = Path(run_dir)
     captions = pl.read_parquet(run_dir / "captions.parquet").filter(pl.col("keep"))
-    extracted = extract(captions.select("image_id", "caption"), model, n_process)
-    filtered, report = apply_filters(extracted, cui_types(model), min_images=min_images, allowed_tuis=tuis,
-                                     blacklist=read_blacklist(blacklist), remap=read_remap(remap))
-    manual_table = read_manual(manual or [])
+    extracted = extract(captions.select("image_id", "caption"), model, o.processes)
+    filtered, report = apply_filters(extracted, cui_types(model), min_images=min_images, allowed_tuis=o.tuis,
+                                     blacklist=read_blacklist(o.blacklist), remap=read_remap(o.remap))
+    manual_table = read_manual(list(o.manual))
     merged = merge(filtered, manual_table)
     tmp = run_dir / "concepts.parquet.tmp"
     merged.write_parquet(tmp)
@@ -73,11 +75,11 @@ def concepts_run(run_dir: Path, *, model: str | None = None, min_images: int = M
     return summary
 
 
-def suggest_run(run_dir: Path, min_confidence: float | None = None) -> pl.DataFrame:
+def suggest(run_dir: Path, options: SuggestOptions | None = None) -> pl.DataFrame:
     """`rocov2-fast suggest-manual RUN_DIR`: suggestions for the kept captions →
     RUN_DIR/manual_suggestions.parquet."""
     run_dir = Path(run_dir)
     captions = pl.read_parquet(run_dir / "captions.parquet").filter(pl.col("keep"))
-    out = suggest_manual(captions.select("image_id", "caption"), min_confidence=min_confidence)
+    out = suggest_manual(captions.select("image_id", "caption"), min_confidence=(options or SuggestOptions()).min_confidence)
     out.write_parquet(run_dir / "manual_suggestions.parquet")
     return out

@@ -4,8 +4,8 @@ the dataset report (report.py)."""
 
 from .export import export_hf, export_rocov2, export_wds
 from .importer import import_rocov2
-from .split import iterative_stratification, split_run
+from .split import iterative_stratification
 from .tables import DATASET_SCHEMA, read_dataset
 
 __all__ = ["DATASET_SCHEMA", "export_hf", "export_rocov2", "export_wds", "import_rocov2", "iterative_stratification",
-           "read_dataset", "split_run"]
+           "read_dataset"]

@@ -188,7 +188,8 @@ img{{max-width:100%;display:block;margin:0.5em 0 1.5em}}pre{{background:#f6f6f6;
 """
 
 
-def report_run(run_dir: Path) -> dict:
+def run(run_dir: Path) -> dict:
+    """`rocov2-fast report RUN_DIR`: → RUN_DIR/report.html (with report/*.png) and report.json."""
     run_dir = Path(run_dir)
     stats = analyse(read_dataset(run_dir), run_dir)
     plots = plot(stats, run_dir / "report")

@@ -120,12 +120,14 @@ def remove_unseen_concepts(df: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, in
     return df.with_columns(columns), removed
 
 
-def split_run(run_dir: Path, *, ratios=DEFAULT_RATIOS, seed: int = SEED, group_by: str = GROUP_BY,
-              use_suggestions: bool = True) -> dict:
+def run(run_dir: Path, options: SplitOptions | None = None) -> dict:
+    """`rocov2-fast split RUN_DIR`: → RUN_DIR/dataset.parquet and split_summary.json."""
+    o = options or SplitOptions()
+    ratios, seed, group_by = o.ratios, o.seed, o.group_by
     if group_by not in GROUPINGS:
         raise ValueError(f"group_by must be 'article' or 'none', not {group_by!r}")
     run_dir = Path(run_dir)
-    df = assemble(run_dir, use_suggestions=use_suggestions)
+    df = assemble(run_dir, use_suggestions=o.suggested_manual)
     labels = df["concepts_manual"].to_list()
     groups = [p or i for p, i in zip(df["pmcid"].to_list(), df["image_id"].to_list())] if group_by == "article" else None
     folds = iterative_stratification(labels, groups, ratios, seed)
