@@ -24,6 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from .errors import InputError, Rocov2Error
+from .filter.decide import NOT_READ, OK
 
 #: --stage values: every decoded image, or the ones one stage dropped, or the kept ones
 STAGES = ("all", "compound", "radiology", "duplicate", "kept")
@@ -115,7 +116,7 @@ def read_thresholds(run: Path) -> dict[str, float | None]:
 
 
 def select(manifest: pl.DataFrame, stage: str) -> list[dict]:
-    decoded = manifest.filter((pl.col("status") == "ok") & pl.col("compound_score").is_not_null())
+    decoded = manifest.filter((pl.col("status") == OK) & pl.col("compound_score").is_not_null())
     if stage == "kept":
         decoded = decoded.filter(pl.col("fate") == "kept")
     elif stage != "all":
@@ -335,13 +336,13 @@ def histogram(name: str, scores: list[float], threshold: float | None, bins: int
 
 def render(run: Path, manifest: pl.DataFrame, thresholds: dict, cards: list[Card], opts: GalleryOptions,
            selected: int, near_count: int, sampled_from: int | None) -> str:
-    images = manifest.filter(pl.col("graphic").is_not_null() | (pl.col("status") == "not_read")) if "graphic" in manifest.columns else manifest
+    images = manifest.filter(pl.col("graphic").is_not_null() | (pl.col("status") == NOT_READ)) if "graphic" in manifest.columns else manifest
     dropped = Counter(images.filter(pl.col("fate") == "dropped")["stage"].to_list())
     kept = int((manifest["fate"] == "kept").sum())
     funnel = [("figure images", images.height, "")] + [(f"{s}", dropped.get(s, 0), "drop") for s in FUNNEL] + [("kept", kept, "kept")]
     funnel_html = "".join(f'<div class="stat {cls}"><b>{"−" if cls == "drop" and n else ""}{n}</b><span>{esc(name)}</span></div>'
                           for name, n, cls in funnel)
-    decoded = manifest.filter((pl.col("status") == "ok") & pl.col("compound_score").is_not_null())
+    decoded = manifest.filter((pl.col("status") == OK) & pl.col("compound_score").is_not_null())
     hists = (histogram("compound", decoded["compound_score"].to_list(), thresholds["compound"])
              + histogram("radiology", decoded["radiology_score"].drop_nulls().to_list(), thresholds["radiology"]))
     chosen = [f"stage <b>{esc(opts.stage)}</b>: {selected} images"]

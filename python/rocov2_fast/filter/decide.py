@@ -6,11 +6,20 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from ..ingest import STATUSES
 from .caption_evidence import DECISIONS, combine_compound, combine_radiology, score_captions
 from .layout_rule import DEFAULT_LAYOUT_THRESHOLD
 from .manifest import MANIFEST_SCHEMA, accession, image_file_name, sources_image_ids
 
 __all__ = ["DECISIONS", "accession", "decide", "decision_scores", "fate_of"]
+
+#: The statuses the filter (decide.py, finish.py, gallery.py) tests for by name, spelled as the core spells
+#: them (`ingest.STATUSES`, rust/error.rs): a misspelt or renamed status fails at import.
+OK, NOT_READ, LICENSE_EXCLUDED = "ok", "not_read", "license_excluded"
+#: a whole source unread (no image rows): counted as the funnel's failed sources
+SOURCE_FAILURES = ("bad_archive", "no_xml", "bad_xml", "internal_error")
+if unknown := {OK, NOT_READ, LICENSE_EXCLUDED, *SOURCE_FAILURES} - set(STATUSES):
+    raise RuntimeError(f"filter/decide.py names statuses the core does not have: {sorted(unknown)}")
 
 
 def excluded_by_file_list(source: str, listed: dict, allowed: tuple[str, ...]) -> str | None:
@@ -34,7 +43,7 @@ def license_rows(skipped: dict[str, str], listed: dict) -> pa.Table:
     return pl.DataFrame({
         "archive": list(skipped), "pmcid": accessions, "pmid": [listed[a][1] for a in accessions],
         "license": list(skipped.values()), "license_source": ["file_list"] * len(skipped),
-        "status": ["not_read"] * len(skipped),
+        "status": [NOT_READ] * len(skipped),
         "error": [f"file-list licence {lic!r} is not allowed: package not read" for lic in skipped.values()]},
         schema={c: pl.String for c in ("archive", "pmcid", "pmid", "license", "license_source", "status", "error")}).to_arrow()
 
@@ -61,9 +70,9 @@ def fate_of(r: dict, compound_score: float, radiology_score: float, compound_thr
             radiology_threshold: float, layout: str | None = None) -> tuple[str, str | None, str | None]:
     """`layout`: the reason, when the layout detector calls the figure compound."""
     status = r["status"]
-    if status in ("license_excluded", "not_read"):
+    if status in (LICENSE_EXCLUDED, NOT_READ):
         return "dropped", "license", r.get("error")
-    if status != "ok":
+    if status != OK:
         return "dropped", "ingest", f"{status}: {r.get('error') or ''}".rstrip(": ")
     if layout is not None and not compound_score >= compound_threshold:
         return "dropped", "compound", layout
@@ -90,7 +99,7 @@ def align(df: pl.DataFrame) -> pa.Table:
 def shard_counts(table: pa.Table) -> dict:
     """The funnel of one shard (stored in its marker, so progress needs no part reads)."""
     df = pl.from_arrow(table.select(["graphic", "status", "fate", "stage"]))
-    images = df.filter(pl.col("graphic").is_not_null() | (pl.col("status") == "not_read"))
+    images = df.filter(pl.col("graphic").is_not_null() | (pl.col("status") == NOT_READ))
     removed = dict(images.filter(pl.col("fate") == "dropped").group_by("stage").len().rows())
     return {"images": images.height, "kept": int((df["fate"] == "kept").sum()),
             "removed": {k: int(v) for k, v in sorted(removed.items(), key=lambda kv: str(kv[0]))},

@@ -10,7 +10,7 @@ import polars as pl
 
 from ..rundir import RunDir, write_json_atomic, write_table_atomic
 from . import dedup
-from .decide import align
+from .decide import NOT_READ, SOURCE_FAILURES, align
 from .manifest import MANIFEST_SCHEMA
 
 STAGES = ("license", "ingest", "compound", "radiology", "duplicate")
@@ -59,10 +59,10 @@ def finish(run: RunDir, dedup_distance: int) -> pl.DataFrame:
 
 
 def funnel_of(manifest: pl.DataFrame) -> Funnel:
-    images = manifest.filter(pl.col("graphic").is_not_null() | (pl.col("status") == "not_read"))
+    images = manifest.filter(pl.col("graphic").is_not_null() | (pl.col("status") == NOT_READ))
     funnel = Funnel(images=images.height, kept=int((manifest["fate"] == "kept").sum()),
                     failed_sources=manifest.filter(pl.col("graphic").is_null() & (pl.col("stage") == "ingest")
-                                                   & pl.col("status").is_in(["bad_archive", "no_xml", "bad_xml", "internal_error"])).height)
+                                                   & pl.col("status").is_in(SOURCE_FAILURES)).height)
     for stage, count in Counter(images.filter(pl.col("fate") == "dropped")["stage"].to_list()).items():
         funnel.removed[stage] = count
     return funnel
