@@ -25,9 +25,10 @@ import polars as pl
 
 from .errors import InputError, Rocov2Error
 from .filter.decide import NOT_READ, OK
+from .filter.finish import FUNNEL_STAGES
 
 #: --stage values: every decoded image, or the ones one stage dropped, or the kept ones
-STAGES = ("all", "compound", "radiology", "duplicate", "kept")
+STAGE_CHOICES = ("all", "compound", "radiology", "duplicate", "kept")
 #: columns other parts of the pipeline may add to the manifest: shown on the card when present
 OPTIONAL_COLUMNS = (
     ("compound_layout_score", "layout score"),
@@ -35,7 +36,6 @@ OPTIONAL_COLUMNS = (
     ("caption_radiology", "caption says radiology"),
     ("caption_compound", "caption says compound"),
 )
-FUNNEL = ("license", "ingest", "compound", "radiology", "duplicate")
 CAPTION_CHARS = 280
 
 
@@ -69,8 +69,8 @@ class Card:
 
 def build_gallery(opts: GalleryOptions) -> dict:
     """Writes the page; returns counts (cards, selected, unreadable) for the command's one line."""
-    if opts.stage not in STAGES:
-        raise InputError(f"--stage must be one of {', '.join(STAGES)}, not {opts.stage!r}")
+    if opts.stage not in STAGE_CHOICES:
+        raise InputError(f"--stage must be one of {', '.join(STAGE_CHOICES)}, not {opts.stage!r}")
     if opts.margin < 0:
         raise InputError(f"--margin must be >= 0, not {opts.margin}")
     run = Path(opts.run_dir)
@@ -339,7 +339,7 @@ def render(run: Path, manifest: pl.DataFrame, thresholds: dict, cards: list[Card
     images = manifest.filter(pl.col("graphic").is_not_null() | (pl.col("status") == NOT_READ)) if "graphic" in manifest.columns else manifest
     dropped = Counter(images.filter(pl.col("fate") == "dropped")["stage"].to_list())
     kept = int((manifest["fate"] == "kept").sum())
-    funnel = [("figure images", images.height, "")] + [(f"{s}", dropped.get(s, 0), "drop") for s in FUNNEL] + [("kept", kept, "kept")]
+    funnel = [("figure images", images.height, "")] + [(f"{s}", dropped.get(s, 0), "drop") for s in FUNNEL_STAGES] + [("kept", kept, "kept")]
     funnel_html = "".join(f'<div class="stat {cls}"><b>{"−" if cls == "drop" and n else ""}{n}</b><span>{esc(name)}</span></div>'
                           for name, n, cls in funnel)
     decoded = manifest.filter((pl.col("status") == OK) & pl.col("compound_score").is_not_null())

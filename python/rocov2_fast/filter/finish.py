@@ -13,20 +13,21 @@ from . import dedup
 from .decide import NOT_READ, SOURCE_FAILURES, align
 from .manifest import MANIFEST_SCHEMA
 
-STAGES = ("license", "ingest", "compound", "radiology", "duplicate")
+#: the funnel's filters, in order: the manifest `stage` that dropped an image (not `build.STAGES`, the pipeline's)
+FUNNEL_STAGES = ("license", "ingest", "compound", "radiology", "duplicate")
 
 
 @dataclass
 class Funnel:
     images: int = 0
-    removed: dict = field(default_factory=lambda: {s: 0 for s in STAGES})
+    removed: dict = field(default_factory=lambda: {s: 0 for s in FUNNEL_STAGES})
     kept: int = 0
     failed_sources: int = 0
 
     def lines(self) -> list[str]:
         remaining = self.images
         out = [f"{'figure images':28} {self.images:>10}"]
-        for stage in STAGES:
+        for stage in FUNNEL_STAGES:
             remaining -= self.removed[stage]
             out.append(f"  - {stage + ' filter':24} {-self.removed[stage]:>10}  → {remaining}")
         out.append(f"{'kept':28} {self.kept:>10}")

@@ -30,7 +30,7 @@ from . import dedup
 from .caption_evidence import DECISIONS, DEFAULT_DECISION
 from .decide import accession, align, decision_scores, excluded_by_file_list, fate_of, layout_compound, layout_reason
 from .layout_rule import DEFAULT_LAYOUT_THRESHOLD
-from .finish import STAGES, Funnel, finish, summarise, write_summary  # noqa: F401  (re-exported)
+from .finish import Funnel, finish, summarise, write_summary  # noqa: F401  (re-exported)
 from .manifest import IMAGE_ID_RULE, MANIFEST_SCHEMA, image_file_name, source_keys
 from .models import FilterModel, default_model_path, require_cuda, visible_gpus
 from .worker import WorkerSpec
