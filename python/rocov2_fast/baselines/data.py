@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from .. import rundir
 from ..dataset.tables import read_dataset
 
 
@@ -23,7 +24,7 @@ class Split:
 def load_splits(dataset: Path) -> dict[str, Split]:
     dataset = Path(dataset)
     df = read_dataset(dataset).filter(pl.col("image_path").is_not_null())
-    export_ids = dataset / "export_ids.parquet"
+    export_ids = dataset / rundir.EXPORT_IDS
     if export_ids.exists():
         df = df.join(pl.read_parquet(export_ids).select("image_id", "ID"), on="image_id", how="left")
         df = df.with_columns(pl.col("ID").fill_null(pl.col("image_id")))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from .. import rundir
 from ..options import MIN_IMAGES, PROCESSES, TUIS
 from .extract import canonical_names, cui_types, extract
 from .filters import apply_filters, read_blacklist, read_remap
@@ -48,18 +49,17 @@ def run(run_dir: Path, options: ConceptsOptions | None = None) -> dict:
     o = options or ConceptsOptions()
     model, min_images = o.medcat_model, o.min_images
     run_dir = Path(run_dir)
-    captions = pl.read_parquet(run_dir / "captions.parquet").filter(pl.col("keep"))
+    captions = pl.read_parquet(run_dir / rundir.CAPTIONS).filter(pl.col("keep"))
     extracted = extract(captions.select("image_id", "caption"), model, o.processes)
     filtered, report = apply_filters(extracted, cui_types(model), min_images=min_images, allowed_tuis=o.tuis,
                                      blacklist=read_blacklist(o.blacklist), remap=read_remap(o.remap))
     manual_table = read_manual(list(o.manual))
     merged = merge(filtered, manual_table)
-    tmp = run_dir / "concepts.parquet.tmp"
-    merged.write_parquet(tmp)
-    tmp.replace(run_dir / "concepts.parquet")
+    with rundir.replaced_atomically(run_dir / rundir.CONCEPTS) as tmp:
+        merged.write_parquet(tmp)
     names = canonical_names(model)
     used = sorted({c for cuis in merged["cuis"].to_list() + merged["cuis_manual"].to_list() for c in cuis})
-    with (run_dir / "cui_mapping.csv").open("w", newline="") as f:
+    with rundir.replaced_atomically(run_dir / rundir.CUI_MAPPING) as tmp, tmp.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["CUI", "Canonical name"])
         w.writerows((c, names.get(c, "")) for c in used)
@@ -71,7 +71,7 @@ def run(run_dir: Path, options: ConceptsOptions | None = None) -> dict:
                     f"frequency<={min_images}": sum(report.infrequent.values())},
         "manual_images": manual_table.height,
     }
-    (run_dir / "concepts_summary.json").write_text(json.dumps(summary, indent=2))
+    rundir.write_atomic(run_dir / rundir.CONCEPTS_SUMMARY, json.dumps(summary, indent=2).encode())
     return summary
 
 
@@ -79,7 +79,8 @@ def suggest(run_dir: Path, options: SuggestOptions | None = None) -> pl.DataFram
     """`rocov2-fast suggest-manual RUN_DIR`: suggestions for the kept captions →
     RUN_DIR/manual_suggestions.parquet."""
     run_dir = Path(run_dir)
-    captions = pl.read_parquet(run_dir / "captions.parquet").filter(pl.col("keep"))
+    captions = pl.read_parquet(run_dir / rundir.CAPTIONS).filter(pl.col("keep"))
     out = suggest_manual(captions.select("image_id", "caption"), min_confidence=(options or SuggestOptions()).min_confidence)
-    out.write_parquet(run_dir / "manual_suggestions.parquet")
+    with rundir.replaced_atomically(run_dir / rundir.SUGGESTIONS) as tmp:
+        out.write_parquet(tmp)
     return out

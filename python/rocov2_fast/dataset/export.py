@@ -27,6 +27,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .. import rundir
 from ..concepts.modality import MODALITIES
 from ..concepts.pack import canonical_names
 from ..errors import Rocov2Error
@@ -113,7 +114,7 @@ def write_csv(path: Path, header: list[str], rows) -> None:
 def cui_names(run_dir: Path) -> dict[str, str]:
     """CUI → canonical name: the run's cui_mapping.csv, then the default concept pack's names."""
     names: dict[str, str] = {}
-    path = run_dir / "cui_mapping.csv"
+    path = run_dir / rundir.CUI_MAPPING
     if path.exists():
         with path.open(newline="", encoding="utf-8") as f:
             names.update({r["CUI"]: r["Canonical name"] for r in csv.DictReader(f)})
@@ -149,7 +150,8 @@ def export_rocov2(run_dir: Path, out: Path, prefix: str = PREFIX) -> dict:
     write_csv(out / "license_information.csv", ["ID", "PMCID", "Attribution", "Link"],
               df.select("ID", "pmcid", "attribution", "link").iter_rows())
     ids = df.select("ID", "image_id", "split")
-    ids.write_parquet(run_dir / "export_ids.parquet")
+    with rundir.replaced_atomically(run_dir / rundir.EXPORT_IDS) as tmp:
+        ids.write_parquet(tmp)
     return {"out": str(out), "format": "rocov2", "sizes": {s: int((df["split"] == s).sum()) for s in SPLITS},
             "concepts": len(used), "reencoded_as_jpeg": converted}
 
@@ -158,7 +160,7 @@ def with_provenance(run_dir: Path, df: pl.DataFrame) -> pl.DataFrame:
     """Adds `pmid`, `doi` and `caption_original` from the manifest (nulls where a run has none, as
     an imported release) and `modality` (the first modality CUI among the manual concepts)."""
     extra = {"pmid": pl.String, "doi": pl.String, "caption_original": pl.String}
-    manifest = Path(run_dir) / "manifest.parquet"
+    manifest = Path(run_dir) / rundir.MANIFEST
     if manifest.exists():
         found = pl.read_parquet(manifest, columns=["image_id", "pmid", "doi", "caption"]).rename({"caption": "caption_original"})
         df = df.join(found.unique("image_id", keep="first").cast(extra), on="image_id", how="left")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from .. import rundir
 from ..concepts.manual import MODALITIES
 from ..concepts.pack import SEMANTIC_TYPE_NAMES, canonical_names, semantic_types
 from ..rundir import write_atomic
@@ -193,6 +194,6 @@ def run(run_dir: Path) -> dict:
     run_dir = Path(run_dir)
     stats = analyse(read_dataset(run_dir), run_dir)
     plots = plot(stats, run_dir / "report")
-    write_atomic(run_dir / "report.json", json.dumps(stats, indent=2).encode())
+    write_atomic(run_dir / rundir.REPORT_JSON, json.dumps(stats, indent=2).encode())
     write_atomic(run_dir / "report.html", render(stats, plots).encode())
     return stats

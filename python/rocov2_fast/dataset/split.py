@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ..options import GROUP_BY, GROUPINGS, RATIOS as DEFAULT_RATIOS, SEED
+from .. import rundir
+from ..options import GROUP_BY, GROUPINGS, SEED
+from ..options import RATIOS as DEFAULT_RATIOS
 from ..rundir import write_atomic
 from .tables import SPLITS, assemble, write_dataset
 
@@ -141,5 +143,5 @@ def run(run_dir: Path, options: SplitOptions | None = None) -> dict:
         "unseen_concepts_removed": removed,
         "quality": stratification_quality(labels, folds, ratios),
     }
-    write_atomic(run_dir / "split_summary.json", json.dumps(summary, indent=2).encode())
+    write_atomic(run_dir / rundir.SPLIT_SUMMARY, json.dumps(summary, indent=2).encode())
     return summary
