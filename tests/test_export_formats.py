@@ -30,11 +30,22 @@ def export_id_map(run: Path) -> dict[str, str]:
     return dict(numbered(read_dataset(run), "ROCOv2_2023").select("ID", "image_id").iter_rows())
 
 
-def test_hf_rows_carry_attribution_and_provenance(built_run, tmp_path, monkeypatch):
+@pytest.fixture
+def run_copy(built_run, tmp_path_factory) -> Path:
+    """A copy of the session's build: an export records its IDs in the run directory
+    (export_ids.parquet), which would change the shared run under test_build's fingerprints."""
+    import shutil
+
+    copy = tmp_path_factory.mktemp("run_copy") / "run"  # not in tmp_path, which the tests read as an export
+    shutil.copytree(built_run[0], copy)
+    return copy
+
+
+def test_hf_rows_carry_attribution_and_provenance(run_copy, tmp_path, monkeypatch):
     datasets = pytest.importorskip("datasets")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    run, _ = built_run
+    run = run_copy
     out = run / "export" / "hf"
     ds = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache"))
     assert ds["train"].column_names == SEED_COLUMNS + EXTRA_COLUMNS
@@ -85,8 +96,8 @@ def rocov2_images(run: Path, split: str) -> dict[str, bytes]:
         return {Path(n).stem: zf.read(n) for n in zf.namelist()}
 
 
-def test_wds_shards_read_back_with_tarfile_and_webdataset(built_run, tmp_path):
-    run, _ = built_run
+def test_wds_shards_read_back_with_tarfile_and_webdataset(run_copy, tmp_path):
+    run = run_copy
     out = tmp_path / "wds"
     summary = export_wds(run, out, shard_bytes=30_000)
     df = read_dataset(run)
@@ -133,12 +144,12 @@ def test_wds_shards_read_back_with_tarfile_and_webdataset(built_run, tmp_path):
     assert decoded[0].size[0] > 0 and isinstance(decoded[1], str) and decoded[2]["split"] == "train"
 
 
-def test_cli_export_wds_and_build_accepts_it(built_run, tmp_path):
+def test_cli_export_wds_and_build_accepts_it(run_copy, tmp_path):
     from rocov2_fast.build import BuildOptions, build, stage_runners
     from rocov2_fast.cli import app
     from typer.testing import CliRunner
 
-    run, _ = built_run
+    run = run_copy
     done = CliRunner().invoke(app, ["export", str(run), "--out", str(tmp_path / "w"), "--format", "wds", "--shard-bytes", "40000"])
     assert done.exit_code == 0, done.output
     assert len(list((tmp_path / "w").glob("train-*.tar"))) > 1

@@ -422,6 +422,22 @@ class ExportOptions:
         return {"prefix": self.prefix, **({"shard_bytes": self.shard_bytes} if self.shard_bytes and fmt != "rocov2" else {})}
 
 
+#: what the writers put at the top of `--out`: an existing folder holding only these is an earlier
+#: export, which an export replaces whole; anything else there is the user's, never removed
+EXPORT_ENTRIES = ("cui_mapping.csv", "license_information.csv", "*_captions.csv", "*_concepts*.csv", "*_images.zip",
+                  "README.md", "data", "*-shards.json", "*-[0-9]*.tar")
+
+
+def check_replaceable(out: Path) -> None:
+    """`--out` must be a new folder, an empty one or an earlier export (replaced whole)."""
+    if out.exists() and not out.is_dir():
+        raise Rocov2Error(f"--out {out} is a file: give a folder (it is created, or an earlier export there is replaced)")
+    foreign = [p.name for p in out.iterdir() if not any(p.match(pattern) for pattern in EXPORT_ENTRIES)] if out.is_dir() else []
+    if foreign:
+        raise Rocov2Error(f"--out {out} holds files no export writes ({', '.join(sorted(foreign)[:3])}): an export replaces "
+                          "its folder whole, so give a new or empty folder, or an earlier export's")
+
+
 def export(run_dir: Path, out: Path, fmt: str, **options) -> dict:
     """One export in `fmt`, whole or nothing: written into a staging folder beside `out` and swapped
     in with renames, so a failure or a kill part-way never leaves new files beside an earlier
@@ -433,6 +449,7 @@ def export(run_dir: Path, out: Path, fmt: str, **options) -> dict:
     if fmt not in WRITERS:
         raise Rocov2Error(f"unknown export format {fmt!r}; formats are {', '.join(WRITERS)}")
     out = Path(out)
+    check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     for stale in out.parent.glob(f".{out.name}.*.tmp"):
         if stale_temporary(stale):
