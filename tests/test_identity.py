@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -73,10 +74,32 @@ def run_split(out: Path) -> pl.DataFrame:
 
 # -- the cases of the issue -----------------------------------------------------------------------
 
+def test_a_byte_identical_copy_is_read_once_and_noted(tmp_path):
+    corpus = tmp_path / "c"
+    original = package(corpus / "a" / "PMC1.tar.gz", [["f1"], ["f2"]], seed=1)
+    for copy in ("b/PMC1.tar.gz", "b/PMC1-again.tar.gz"):  # byte-identical copies, in another folder, under another name
+        (corpus / copy).parent.mkdir(parents=True, exist_ok=True)
+        (corpus / copy).write_bytes(original.read_bytes())
+    package(corpus / "PMC2.tar.gz", [["f1"]], seed=2)
+    out = tmp_path / "run"
+    manifest = keep_all([corpus], out)
+    check_run(out, manifest)
+    assert sorted(manifest["image_id"]) == ["PMC1_f1", "PMC1_f2", "PMC2_f1"]
+    assert manifest["archive"].str.contains("PMC1").sum() == 2 and (manifest["fate"] == "kept").all()
+    plan = json.loads((out / "plan.json").read_text())
+    first = next(s for s in plan["sources"] if "PMC1" in s)
+    assert sorted(Path(c).name for c in plan["copies"]) == ["PMC1-again.tar.gz", "PMC1.tar.gz"]
+    assert set(plan["copies"].values()) == {first}
+    assert json.loads((out / "summary.json").read_text())["identity"]["sources_read_once_as_copies"] == 2
+
+
 def test_copied_package_gets_its_own_ids_and_is_a_near_duplicate_not_itself(tmp_path):
     corpus = tmp_path / "c"
-    for folder in ("a", "b"):  # byte-identical copies, same file name, other folder
+    for folder in ("a", "b"):  # the same article and images, other bytes (b's package has one more file)
         package(corpus / folder / "PMC1.tar.gz", [["f1"], ["f2"]], seed=1)
+    with tarfile.open(corpus / "b" / "PMC1.tar.gz") as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    write_package(corpus / "b" / "PMC1.tar.gz", {**members, "PMC1/notes.txt": b"re-packed"})
     package(corpus / "PMC2.tar.gz", [["f1"]], seed=2)
     out = tmp_path / "run"
     manifest = keep_all([corpus], out)
@@ -106,8 +129,8 @@ def test_two_packages_claiming_one_pmcid_keep_both_images_and_are_noted(tmp_path
     assert manifest.sort("archive")["image_id"].to_list() == ["PMC10_f1", "PMC11_f1"]
     assert manifest["fate"].to_list() == ["kept", "kept"]
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["identity"] == {"pmcids_claimed_by_several_sources": {"PMC777": 2}, "sources_sharing_a_key": 0,
-                                   "graphics_renamed": 0}
+    assert summary["identity"] == {"sources_read_once_as_copies": 0, "pmcids_claimed_by_several_sources": {"PMC777": 2},
+                                   "sources_sharing_a_key": 0, "graphics_renamed": 0}
 
 
 def test_graphic_names_that_sanitise_alike_give_two_images_and_split_runs(tmp_path):

@@ -121,16 +121,61 @@ def thresholds_of(run: RunDir, thresholds: dict) -> dict:
     return previous or thresholds
 
 
-def discover(opts: FilterOptions) -> list[str]:
+def discover(opts: FilterOptions) -> tuple[list[str], dict[str, str]]:
+    """The sources to read (each real path once: the core resolves links and overlaps), and the
+    package files left out as byte-identical copies of an earlier one ({copy: original})."""
     if opts.file_list and not Path(opts.file_list).is_file():
         raise Rocov2Error(f"--file-list {opts.file_list}: no such file")
-    return discover_sources([os.fspath(p) for p in opts.inputs])
+    sources = discover_sources([os.fspath(p) for p in opts.inputs])
+    copies = copies_of_earlier_sources(sources)
+    if copies:
+        runlog.get().warning(f"{len(copies)} package(s) are byte-identical copies of an earlier one and are read once "
+                             f"(e.g. {next(iter(copies))} = {next(iter(copies.values()))}; plan.json 'copies')")
+    return [s for s in sources if s not in copies], copies
+
+
+COPY_PROBE = 1 << 16
+
+
+def copies_of_earlier_sources(sources: list[str]) -> dict[str, str]:
+    """Package files whose bytes equal an earlier source's (a copy in another folder or under
+    another name) → that source. Only files of one size are compared: first their first and last
+    64 KiB, then whole, so distinct packages cost at most two small reads each."""
+    by_size: dict[int, list[str]] = {}
+    for source in sources:
+        st = os.stat(source)
+        if not os.path.isdir(source) and st.st_size > 0:
+            by_size.setdefault(st.st_size, []).append(source)
+    copies: dict[str, str] = {}
+    for group in (g for g in by_size.values() if len(g) > 1):
+        first_with: dict[tuple[str, str], str] = {}
+        for source in group:
+            key = (content_digest(source, probe=True), content_digest(source))
+            if key in first_with:
+                copies[source] = first_with[key]
+            else:
+                first_with[key] = source
+    return dict(sorted(copies.items(), key=lambda kv: sources.index(kv[0])))
+
+
+def content_digest(path: str, probe: bool = False) -> str:
+    """SHA-256 of the file (of its first and last 64 KiB when `probe`)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        if probe:
+            h.update(f.read(COPY_PROBE))
+            f.seek(max(0, os.fstat(f.fileno()).st_size - COPY_PROBE))
+            h.update(f.read(COPY_PROBE))
+        else:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
 
 
 def plan_run(opts: FilterOptions, run: RunDir) -> dict:
     """Settings checked or recorded, and the shard plan written (reused when it matches)."""
     compound_path, radiology_path = model_paths(opts)
-    sources = discover(opts)
+    sources, copies = discover(opts)
     settings = settings_of(opts, run, sources, compound_path, radiology_path)
     run.make_layout()
     run.check_settings(settings)
@@ -143,7 +188,9 @@ def plan_run(opts: FilterOptions, run: RunDir) -> dict:
             "source_keys": source_keys(sources),
             # per source: size and modification time (and its file-list row): a resume redoes a
             # done shard whose sources' fingerprints differ from those its marker recorded
-            "fingerprints": fingerprints(sources, opts.file_list)}
+            "fingerprints": fingerprints(sources, opts.file_list),
+            # package files left out as byte-identical copies of an earlier source: {copy: original}
+            "copies": copies}
     previous = run.plan() if run.plan_json.exists() else None
     if previous != plan:
         run.write_plan(plan)
@@ -274,7 +321,8 @@ def identity_notes(manifest: pl.DataFrame, plan: dict) -> dict:
                .filter(pl.col("archive") > 1).sort("pmcid"))
     renamed = manifest.filter(pl.col("graphic").is_not_null()
                               & pl.col("image_id").str.splitn("_", 2).struct.field("field_1").str.contains("~", literal=True))
-    notes = {"pmcids_claimed_by_several_sources": dict(claimed.rows()),
+    notes = {"sources_read_once_as_copies": len(plan.get("copies") or {}),
+             "pmcids_claimed_by_several_sources": dict(claimed.rows()),
              "sources_sharing_a_key": len(plan.get("source_keys") or {}), "graphics_renamed": renamed.height}
     if notes["pmcids_claimed_by_several_sources"] or notes["sources_sharing_a_key"] or notes["graphics_renamed"]:
         runlog.get().warning(f"image ids: {len(claimed)} PMCIDs claimed by several sources, {notes['sources_sharing_a_key']} "
@@ -351,7 +399,7 @@ def dry_run(opts: FilterOptions) -> dict:
     """What a run would do, without decoding or writing anything: sources, what the file list
     excludes per licence (packages and bytes), shards to do and done."""
     run = RunDir(opts.out)
-    sources = discover(opts)
+    sources, copies = discover(opts)
     listed = read_file_list(os.fspath(opts.file_list)) if opts.file_list else {}
     excluded: dict[str, dict] = {}
     total_bytes = 0
@@ -371,7 +419,7 @@ def dry_run(opts: FilterOptions) -> dict:
                 current = marker.get("fingerprints") == now[k * size:(k + 1) * size]
                 done, changed = done + current, changed + (not current)
     unlisted = sum(1 for s in sources if listed and (accession(s) or "") not in listed)
-    return {"sources": len(sources), "bytes": total_bytes, "excluded_by_file_list": dict(sorted(excluded.items())),
+    return {"sources": len(sources), "copies_read_once": len(copies), "bytes": total_bytes, "excluded_by_file_list": dict(sorted(excluded.items())),
             "not_in_file_list": unlisted, "shards": shards, "shards_done": done, "shards_to_do": shards - done,
             "shards_done_but_sources_changed": changed,
             "shard_size": opts.shard_size, "licenses": list(opts.licenses)}
