@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -144,7 +145,7 @@ def copies_of_earlier_sources(sources: list[str]) -> dict[str, str]:
     by_size: dict[int, list[str]] = {}
     for source in sources:
         st = os.stat(source)
-        if not os.path.isdir(source) and st.st_size > 0:
+        if stat.S_ISREG(st.st_mode) and st.st_size > 0:
             by_size.setdefault(st.st_size, []).append(source)
     copies: dict[str, str] = {}
     for group in (g for g in by_size.values() if len(g) > 1):
@@ -155,7 +156,8 @@ def copies_of_earlier_sources(sources: list[str]) -> dict[str, str]:
                 copies[source] = first_with[key]
             else:
                 first_with[key] = source
-    return dict(sorted(copies.items(), key=lambda kv: sources.index(kv[0])))
+    order = {source: k for k, source in enumerate(sources)} if copies else {}
+    return dict(sorted(copies.items(), key=lambda kv: order[kv[0]]))
 
 
 def content_digest(path: str, probe: bool = False) -> str:
