@@ -203,15 +203,11 @@ def digest(value) -> str:
 
 
 def source_stamps(inputs: list[str]) -> list:
-    """Every source `filter` would read, with its size and modification time (each file of an article folder)."""
+    """Every source `filter` would read, with the state its resume compares (`rundir.source_state`:
+    size and modification time, over every file of an article folder)."""
     from ._core import discover_sources
 
-    stamps = []
-    for source in discover_sources([os.fspath(p) for p in inputs]):
-        path = Path(source)
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        stamps.append([source, [(str(p), *stamp(p)) for p in files]])
-    return stamps
+    return [[source, rundir.source_state(source)] for source in discover_sources([os.fspath(p) for p in inputs])]
 
 
 def fingerprint(stage: Stage, options, run_dir: Path) -> dict:
