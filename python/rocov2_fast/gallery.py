@@ -101,16 +101,14 @@ def build_gallery(opts: GalleryOptions) -> dict:
 
     page = render(run, manifest, thresholds, cards, opts, selected, near_count, sampled_from)
     opts.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = opts.out.with_name(opts.out.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(opts.out)
+    rundir.write_atomic(opts.out, page.encode("utf-8"))
     return {"cards": len(cards), "selected": selected, "near": near_count, "sampled_from": sampled_from,
             "unreadable": sum(c.thumb is None for c in cards)}
 
 
 def read_thresholds(run: Path) -> dict[str, float | None]:
     try:
-        found = json.loads((run / "run.json").read_text()).get("thresholds") or {}
+        found = json.loads((run / rundir.RUN_JSON).read_text()).get("thresholds") or {}
     except (OSError, ValueError):
         found = {}
     return {k: float(found[k]) if found.get(k) is not None else None for k in ("compound", "radiology")}

@@ -52,17 +52,17 @@ def read_json(path: Path) -> dict | None:
 def funnel(run_dir: Path) -> dict:
     """Counts per stage from the files each stage left (absent for an imported release)."""
     stages: dict = {}
-    summary = read_json(run_dir / "summary.json")
+    summary = read_json(run_dir / rundir.SUMMARY)
     if summary:
         stages["filter"] = summary["funnel"]
-    captions = run_dir / "captions.parquet"
+    captions = run_dir / rundir.CAPTIONS
     if captions.exists():
         reasons = dict(sorted(pl.read_parquet(captions)["reason"].fill_null("kept").value_counts().rows()))
         stages["captions"] = reasons
-    concepts = read_json(run_dir / "concepts_summary.json")
+    concepts = read_json(run_dir / rundir.CONCEPTS_SUMMARY)
     if concepts:
         stages["concepts"] = concepts
-    split = read_json(run_dir / "split_summary.json")
+    split = read_json(run_dir / rundir.SPLIT_SUMMARY)
     if split:
         stages["split"] = {"sizes": split["sizes"], "unseen_concepts_removed": split["unseen_concepts_removed"],
                            "group_by": split["group_by"], "label_distribution_LD": split["quality"]["LD"]}
@@ -74,9 +74,8 @@ def analyse(df: pl.DataFrame, run_dir: Path) -> dict:
     per_article = df.filter(pl.col("pmcid").is_not_null()).group_by("pmcid").len()["len"]
     per_image = df["concepts"].list.len()
     names, types = canonical_names(), semantic_types()
-    for path in (run_dir / "cui_mapping.csv",):
-        if path.exists():
-            names.update(dict(pl.read_csv(path).iter_rows()))
+    if (run_dir / rundir.CUI_MAPPING).exists():
+        names.update(dict(pl.read_csv(run_dir / rundir.CUI_MAPPING).iter_rows()))
     cui_counts = Counter(c for cuis in df["concepts"].to_list() for c in set(cuis))
     type_images, type_concepts = Counter(), Counter()
     for cuis in df["concepts"].to_list():
@@ -195,5 +194,5 @@ def run(run_dir: Path) -> dict:
     stats = analyse(read_dataset(run_dir), run_dir)
     plots = plot(stats, run_dir / "report")
     write_atomic(run_dir / rundir.REPORT_JSON, json.dumps(stats, indent=2).encode())
-    write_atomic(run_dir / "report.html", render(stats, plots).encode())
+    write_atomic(run_dir / rundir.REPORT_HTML, render(stats, plots).encode())
     return stats

@@ -8,11 +8,11 @@ ROCOv2 `*_concepts.csv` files do) and `concepts_manual` the manual ones only.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import polars as pl
 
+from .. import rundir
 from ..concepts.manual import merge
 
 SPLITS = ("train", "valid", "test")
@@ -38,17 +38,16 @@ DATASET_SCHEMA = {
 
 
 def read_dataset(run_dir: Path) -> pl.DataFrame:
-    path = Path(run_dir) / "dataset.parquet"
+    path = Path(run_dir) / rundir.DATASET
     if not path.exists():
         raise FileNotFoundError(f"{path}: run `rocov2-fast split {run_dir}` (or `import-rocov2`) first")
     return pl.read_parquet(path)
 
 
 def write_dataset(run_dir: Path, df: pl.DataFrame) -> Path:
-    path = Path(run_dir) / "dataset.parquet"
-    tmp = path.with_name(path.name + ".tmp")
-    df.select(list(DATASET_SCHEMA)).cast(DATASET_SCHEMA).write_parquet(tmp)
-    os.replace(tmp, path)
+    path = Path(run_dir) / rundir.DATASET
+    with rundir.replaced_atomically(path) as tmp:
+        df.select(list(DATASET_SCHEMA)).cast(DATASET_SCHEMA).write_parquet(tmp)
     return path
 
 
@@ -79,15 +78,15 @@ def assemble(run_dir: Path, *, use_suggestions: bool = True) -> pl.DataFrame:
     manual concepts (annotated ones from `concepts --manual`; where an image has none and
     `use_suggestions`, the caption-based suggestions of `suggest-manual`), without `split`."""
     run_dir = Path(run_dir)
-    manifest = pl.read_parquet(run_dir / "manifest.parquet").filter(pl.col("fate") == "kept")
-    captions = pl.read_parquet(run_dir / "captions.parquet").filter(pl.col("keep")).select("image_id", "caption")
-    concepts = pl.read_parquet(run_dir / "concepts.parquet").select("image_id", "cuis", "cuis_manual")
+    manifest = pl.read_parquet(run_dir / rundir.MANIFEST).filter(pl.col("fate") == "kept")
+    captions = pl.read_parquet(run_dir / rundir.CAPTIONS).filter(pl.col("keep")).select("image_id", "caption")
+    concepts = pl.read_parquet(run_dir / rundir.CONCEPTS).select("image_id", "cuis", "cuis_manual")
     df = (manifest.drop("caption").join(captions, on="image_id", how="inner")
           .join(concepts, on="image_id", how="left")
           .with_columns(pl.col("cuis", "cuis_manual").fill_null(pl.lit([], pl.List(pl.String)))))
     annotated = df["cuis_manual"].list.len() > 0
     source = pl.when(annotated).then(pl.lit("annotated")).otherwise(pl.lit("none"))
-    suggestions_path = run_dir / "manual_suggestions.parquet"
+    suggestions_path = run_dir / rundir.SUGGESTIONS
     if use_suggestions and suggestions_path.exists():
         suggested = suggested_manual(pl.read_parquet(suggestions_path)).rename({"cuis_manual": "suggested"})
         df = df.join(suggested, on="image_id", how="left").with_columns(
