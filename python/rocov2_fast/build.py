@@ -1,6 +1,6 @@
 """`rocov2-fast build INPUT... --out DIR`: the whole pipeline with one set of options.
 
-archive → records → batches → decisions → manifest (`filter`) → cleaned captions (`captions`) →
+sources → records → batches → decisions → manifest (`filter`) → cleaned captions (`captions`) →
 concepts (`concepts`, `suggest-manual`) → dataset (`split`) → files (`export`) → `report`.
 
 `PIPELINE` is the one table of stages: each stage's name, its options (the dataclass beside the

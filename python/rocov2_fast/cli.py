@@ -1,10 +1,10 @@
 """`rocov2-fast`: PMC Open Access → a curated radiology image-caption dataset (ROCOv2), one thin function per command.
 
-Data flow: archive → records (scan) → batches → decisions → manifest (filter) → captions →
+Data flow: sources (packages, article folders) → records (scan) → batches → decisions → manifest (filter) → captions →
 concepts → dataset (split) → files (export) → report; `build` runs them all, stage by stage.
 
 Commands: `synth` (a synthetic PMC OA corpus), `fetch` (download the licence-allowed part of PMC
-OA), `scan` (archives → records), `filter` (licence, compound, radiology and near-duplicate
+OA), `scan` (sources → records), `filter` (licence, compound, radiology and near-duplicate
 decisions → manifest + kept images), `rethreshold`, `status`, `inspect` (a run's images by eye),
 `train-filter`, `trainset roco|list` (its training folders), `captions`, `concepts`,
 `suggest-manual`, `build-concept-model` (the MedCAT pack), `split`, `export`, `import-rocov2`,

@@ -172,13 +172,13 @@ def make_thumbnails(cards: list[Card], run: Path, size: int, workers: int) -> No
         for card in chunk:
             set_thumb(card, (run / card.row["image_path"]).read_bytes(), size)
 
-    def package(archive: str, group: list[Card]) -> None:
-        found, failure = read_package(read_members, archive, {c.row["member"] for c in group})
+    def package(source: str, group: list[Card]) -> None:
+        found, failure = read_package(read_members, source, {c.row["member"] for c in group})
         for card in group:
             if card.row["member"] in found:
                 set_thumb(card, found[card.row["member"]], size)
             else:
-                card.note = failure.get(card.row["member"]) or f"{Path(card.row['member']).name} is not in {Path(archive).name}"
+                card.note = failure.get(card.row["member"]) or f"{Path(card.row['member']).name} is not in {Path(source).name}"
 
     chunks = [from_run[i:i + 64] for i in range(0, len(from_run), 64)]
     with ThreadPoolExecutor(max(1, workers)) as pool:
@@ -187,22 +187,22 @@ def make_thumbnails(cards: list[Card], run: Path, size: int, workers: int) -> No
             job.result()
 
 
-def read_package(read_members, archive: str, names: set[str]) -> tuple[dict[str, bytes], dict[str, str]]:
+def read_package(read_members, source: str, names: set[str]) -> tuple[dict[str, bytes], dict[str, str]]:
     """(bytes by member, reason by member that could not be read) with the core's read_members:
     never raises for a package that is gone, truncated or not a tar.gz."""
-    path = Path(archive)
+    path = Path(source)
     if not path.exists():
-        return {}, {n: f"package gone: {archive}" for n in names}
+        return {}, {n: f"package gone: {source}" for n in names}
     if path.is_dir():  # article folders: one missing file does not hide the others
         found, failed = {}, {}
         for name in names:
             try:
-                found.update(read_members(archive, {name}))
+                found.update(read_members(source, {name}))
             except Rocov2Error as e:
                 failed[name] = str(e)
         return found, failed
     try:
-        return read_members(archive, names), {}
+        return read_members(source, names), {}
     except Rocov2Error as e:
         return {}, {n: f"cannot read package {path.name}: {e}" for n in names}
 
