@@ -1,4 +1,5 @@
-"""Concept extraction with MedCAT 2 (core install): caption → CUIs."""
+"""Concept extraction with MedCAT 2 (core install): caption → CUIs. `medcat_model` is a MedCAT
+model pack (folder or .zip), the `--medcat-model` option; None is the shipped ROCOv2 pack."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ os.environ.setdefault("MEDCAT_DISABLE_VERSION_CHECK", "true")
 
 
 @lru_cache(maxsize=4)
-def load(pack: str | None = None):
+def load(medcat_model: str | None = None):
     """A MedCAT CAT from a model pack folder or .zip (default: the shipped ROCOv2 pack)."""
     from medcat.cat import CAT
 
-    path = Path(pack) if pack else DEFAULT_PACK
+    path = Path(medcat_model) if medcat_model else DEFAULT_PACK
     if not path.exists():
         raise FileNotFoundError(f"{path}: no MedCAT model pack there (build the default with `rocov2-fast build-concept-model`)")
     cat = CAT.load_model_pack(str(path))
@@ -27,23 +28,23 @@ def load(pack: str | None = None):
     return cat
 
 
-def cui_types(pack: str | None = None) -> dict[str, set[str]]:
+def cui_types(medcat_model: str | None = None) -> dict[str, set[str]]:
     """CUI → its semantic type ids, from the pack's concept database."""
-    cat = load(pack)
+    cat = load(medcat_model)
     return {cui: set(info["type_ids"]) for cui, info in cat.cdb.cui2info.items()}
 
 
-def canonical_names(pack: str | None = None) -> dict[str, str]:
+def canonical_names(medcat_model: str | None = None) -> dict[str, str]:
     """CUI → preferred name (the ROCOv2 canonical name for the default pack)."""
-    cat = load(pack)
+    cat = load(medcat_model)
     return {cui: info["preferred_name"] or cat.cdb.get_name(cui) for cui, info in cat.cdb.cui2info.items()}
 
 
-def extract(df: pl.DataFrame, model: str | None = None, n_process: int = 1) -> pl.DataFrame:
+def extract(df: pl.DataFrame, medcat_model: str | None = None, n_process: int = 1) -> pl.DataFrame:
     """`df` with `image_id` and `caption` → `image_id` and `cuis` (sorted, unique; before any
     corpus-level filter). Uses MedCAT's batch API with ids, since with several processes it
     returns results out of order."""
-    cat = load(model)
+    cat = load(medcat_model)
     texts = [(str(i), c or "") for i, c in zip(df["image_id"].to_list(), df["caption"].to_list())]
     found: dict[str, list[str]] = {}
     for image_id, result in cat.get_entities_multi_texts(texts, only_cui=True, n_process=n_process):

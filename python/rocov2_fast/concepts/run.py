@@ -47,17 +47,16 @@ def run(run_dir: Path, options: ConceptsOptions | None = None) -> dict:
     """`rocov2-fast concepts RUN_DIR`: concepts of the kept captions → RUN_DIR/concepts.parquet,
     cui_mapping.csv and concepts_summary.json."""
     o = options or ConceptsOptions()
-    model, min_images = o.medcat_model, o.min_images
     run_dir = Path(run_dir)
     captions = pl.read_parquet(run_dir / rundir.CAPTIONS).filter(pl.col("keep"))
-    extracted = extract(captions.select("image_id", "caption"), model, o.processes)
-    filtered, report = apply_filters(extracted, cui_types(model), min_images=min_images, allowed_tuis=o.tuis,
+    extracted = extract(captions.select("image_id", "caption"), o.medcat_model, o.processes)
+    filtered, report = apply_filters(extracted, cui_types(o.medcat_model), min_images=o.min_images, allowed_tuis=o.tuis,
                                      blacklist=read_blacklist(o.blacklist), remap=read_remap(o.remap))
     manual_table = read_manual(list(o.manual))
     merged = merge(filtered, manual_table)
     with rundir.replaced_atomically(run_dir / rundir.CONCEPTS) as tmp:
         merged.write_parquet(tmp)
-    names = canonical_names(model)
+    names = canonical_names(o.medcat_model)
     used = sorted({c for cuis in merged["cuis"].to_list() + merged["cuis_manual"].to_list() for c in cuis})
     with rundir.replaced_atomically(run_dir / rundir.CUI_MAPPING) as tmp, tmp.open("w", newline="") as f:
         w = csv.writer(f)
@@ -68,7 +67,7 @@ def run(run_dir: Path, options: ConceptsOptions | None = None) -> dict:
         "concepts_used": len(used), "extracted_mentions": int(extracted["cuis"].list.len().sum()),
         "kept_mentions": int(merged["cuis"].list.len().sum()), "remapped": report.remapped,
         "removed": {"blacklist": sum(report.blacklisted.values()), "semantic_type": sum(report.wrong_type.values()),
-                    f"frequency<={min_images}": sum(report.infrequent.values())},
+                    f"frequency<={o.min_images}": sum(report.infrequent.values())},
         "manual_images": manual_table.height,
     }
     rundir.write_atomic(run_dir / rundir.CONCEPTS_SUMMARY, json.dumps(summary, indent=2).encode())
