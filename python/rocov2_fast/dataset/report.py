@@ -105,7 +105,7 @@ def analyse(df: pl.DataFrame, run_dir: Path) -> dict:
 
 def plot(stats: dict, folder: Path) -> dict[str, str]:
     """The figures as PNG files; → {name: path relative to the run directory}."""
-    from ..funnel import funnel_figure, pyplot
+    from ..funnel import pyplot, write_funnel_png
 
     plt = pyplot()
     folder.mkdir(exist_ok=True)
@@ -143,7 +143,8 @@ def plot(stats: dict, folder: Path) -> dict[str, str]:
 
     filter_funnel = stats["funnel"].get("filter")
     if filter_funnel:
-        save(funnel_figure(filter_funnel), "funnel")  # the picture `filter` writes as RUN_DIR/funnel.png
+        write_funnel_png(filter_funnel, folder / "funnel.png")  # the picture `filter` writes as RUN_DIR/funnel.png
+        made["funnel"] = f"{folder.name}/funnel.png"
     return made
 
 
