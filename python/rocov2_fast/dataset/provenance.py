@@ -26,7 +26,7 @@ def model_training_data(path: str | None, kind: str) -> str | None:
     try:
         from ..filter.models import FilterModel, default_model_path
 
-        model = FilterModel.load(Path(path) if path else default_model_path(kind))
+        model = FilterModel.describe(Path(path) if path else default_model_path(kind))
     except Exception:  # noqa: BLE001 - a fact we cannot read is left out, never an error
         return None
     value = model.meta.get("training_data")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -99,30 +99,110 @@ def providers_for(gpus: int) -> list[list]:
     return [providers_for_device(i) for i in range(gpus)]
 
 
-@dataclass
-class FilterModel:
-    """One model with one onnxruntime session on one device: a shard worker owns its models."""
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, i
+        shift += 7
 
-    path: Path
-    session: object
-    meta: dict = field(default_factory=dict)
+
+def _fields(data: bytes, start: int = 0, end: int | None = None):
+    """(field number, wire type, value) of each protobuf field in data[start:end]; a
+    length-delimited value as (offset, length) into `data`, so the graph is never copied."""
+    i, end = start, len(data) if end is None else end
+    while i < end:
+        key, i = _varint(data, i)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = _varint(data, i)
+        elif wire == 1:
+            value, i = None, i + 8
+        elif wire == 5:
+            value, i = None, i + 4
+        elif wire == 2:
+            length, i = _varint(data, i)
+            value, i = (i, length), i + length
+        else:
+            raise ValueError(f"wire type {wire}")
+        if i > end:
+            raise ValueError("truncated")
+        yield number, wire, value
+
+
+#: ModelProto.metadata_props (onnx.proto), a repeated StringStringEntryProto {key = 1, value = 2}
+_METADATA_PROPS = 14
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The ONNX file's metadata (what onnxruntime's `custom_metadata_map` gives), read from the
+    protobuf without creating a session: planning a run needs only the input size and threshold,
+    and a session costs 0.1–0.25 s to build."""
+    data = Path(path).read_bytes()
+    meta: dict[str, str] = {}
+    try:
+        for number, wire, value in _fields(data):
+            if number == _METADATA_PROPS and wire == 2:
+                offset, length = value
+                entry = {n: data[v[0]:v[0] + v[1]].decode() for n, w, v in _fields(data, offset, offset + length) if w == 2}
+                meta[entry.get(1, "")] = entry.get(2, "")
+    except (ValueError, IndexError, UnicodeDecodeError) as e:
+        raise Rocov2Error(f"model {path} is not an ONNX model ({e})") from None
+    return meta
+
+
+def parse_metadata(raw: dict[str, str]) -> dict:
+    return {k: json.loads(v) if v[:1] in "[{0123456789" else v for k, v in raw.items()}
+
+
+class FilterModel:
+    """One model with one onnxruntime session on one device: a shard worker owns its models.
+
+    `load` reads the metadata at once and builds the session in a background thread (onnxruntime
+    releases the GIL while it optimises the graph), so a worker decodes its first shard meanwhile;
+    the first `predict` (or `session`) waits for it."""
+
+    def __init__(self, path: str | os.PathLike, meta: dict, session: object | None = None):
+        self.path = Path(path)
+        self.meta = meta
+        self._session = session
+        self._loading: threading.Thread | None = None
+        self._failure: BaseException | None = None
+
+    @classmethod
+    def describe(cls, path: str | os.PathLike) -> FilterModel:
+        """The model's metadata only (input size, threshold, training data): no session."""
+        return cls(path, parse_metadata(read_metadata(path)))
 
     @classmethod
     def load(cls, path: str | os.PathLike, providers: list | None = None, threads: int = 0) -> FilterModel:
         """`providers`: one provider list (`providers_for_device`); default the CPU."""
-        ort = onnxruntime()
-
+        model = cls.describe(path)
         if providers and isinstance(providers[0], list):  # providers_for()'s list of lists: its first device
             providers = providers[0]
-        options = ort.SessionOptions()
-        # Idle inference threads must not spin: the core's decode threads need those cores.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if threads:
-            options.intra_op_num_threads = threads
-        session = ort.InferenceSession(str(path), options, providers=providers or providers_for_device(None))
-        raw = session.get_modelmeta().custom_metadata_map
-        meta = {k: json.loads(v) if v[:1] in "[{0123456789" else v for k, v in raw.items()}
-        return cls(Path(path), session, meta)
+
+        def build() -> None:
+            try:
+                model._session = _session(model.path, providers or providers_for_device(None), threads)
+            except BaseException as e:  # handed to whoever needs the session
+                model._failure = e
+
+        model._loading = threading.Thread(target=build, name=f"load-{model.path.stem}", daemon=True)
+        model._loading.start()
+        return model
+
+    @property
+    def session(self):
+        if self._session is None and self._loading is not None:
+            self._loading.join()
+            if self._failure is not None:
+                raise self._failure
+        if self._session is None:
+            raise RuntimeError(f"{self.path}: described only (FilterModel.describe), no session")
+        return self._session
 
     @property
     def input_size(self) -> int:
@@ -145,3 +225,18 @@ class FilterModel:
     def _run(self, batch: np.ndarray) -> np.ndarray:
         (prob,) = self.session.run(["prob"], {"pixels": np.ascontiguousarray(batch)})
         return prob.astype(np.float32)
+
+
+def _session(path: Path, providers: list, threads: int):
+    ort = onnxruntime()
+    options = ort.SessionOptions()
+    # Idle inference threads must not spin: the core's decode threads need those cores.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if threads:
+        options.intra_op_num_threads = threads
+    try:
+        return ort.InferenceSession(str(path), options, providers=providers)
+    except Exception as e:  # onnxruntime's own exception types (a file it cannot read as a model)
+        if isinstance(e, Rocov2Error) or "CUDA" in str(e):
+            raise
+        raise Rocov2Error(f"model {path}: onnxruntime cannot load it ({str(e).splitlines()[0][:200]})") from e

@@ -95,7 +95,7 @@ def model_paths(opts: FilterOptions) -> tuple[Path, Path]:
 
 def settings_of(opts: FilterOptions, run: RunDir, sources: list[str], compound_path: Path, radiology_path: Path) -> dict:
     """What decides the result: a resume must match every key."""
-    compound, radiology = FilterModel.load(compound_path), FilterModel.load(radiology_path)
+    compound, radiology = FilterModel.describe(compound_path), FilterModel.describe(radiology_path)
     if compound.input_size != radiology.input_size:
         raise Rocov2Error(f"the models want different input sizes ({compound.input_size} vs {radiology.input_size})")
     thresholds = {"compound": opts.compound_threshold if opts.compound_threshold is not None else compound.threshold,
