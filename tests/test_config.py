@@ -106,7 +106,7 @@ def test_every_option_of_filter_and_build_comes_from_the_config_file_or_the_envi
     cmd = typer.main.get_command(app).commands[command]
     params = [p for p in cmd.params if p.name != "config"]
     signature = inspect.signature(getattr(cli, f"{command}_command")).parameters
-    values = {p.name: sample_value(p.name, signature[p.name].annotation, p.min) for p in params}
+    values = {p.name: sample_value(p.name, signature[p.name].annotation, getattr(p, "min", None)) for p in params}
     config = tmp_path / "all.toml"
     config.write_text(config_text(values, command))
 
