@@ -163,3 +163,8 @@ pub fn bad_xml(message: impl fmt::Display) -> pyo3::PyErr {
 pub fn bad_argument(message: impl Into<String>) -> pyo3::PyErr {
     InputError::new_err(message.into())
 }
+
+/// A schema the Arrow C data interface cannot express (every `schema.rs` type can: a bug).
+pub fn arrow_export(err: arrow_schema::ArrowError) -> pyo3::PyErr {
+    pyo3::exceptions::PyRuntimeError::new_err(format!("cannot export the Arrow schema: {err}"))
+}

@@ -2,6 +2,7 @@
 //! and converts the result. The pipeline stages live in the modules below.
 
 pub mod archive;
+pub mod batch;
 pub mod decode;
 pub mod dedup;
 pub mod error;
@@ -16,13 +17,18 @@ pub mod resize;
 pub mod schema;
 
 use archive::{discover, FileList, ReadLimits, Source};
+use arrow_data::ffi::FFI_ArrowArray;
+use arrow_data::ArrayData;
+use arrow_schema::ffi::FFI_ArrowSchema;
+use arrow_schema::{DataType, Fields};
 use decode::Limits;
 use error::CoreError;
 use numpy::{IntoPyArray, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
-use records::{scan_source, ScanOptions, SourceRecords};
+use pyo3::types::{PyBytes, PyCapsule, PyDict};
+use records::{scan_source, ScanOptions};
 use resize::Fit;
+use schema::ArrowType;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -40,13 +46,27 @@ fn parse_fit(fit: &str) -> Result<Fit, CoreError> {
 }
 
 /// Scans sources on its own pool of `workers` threads; iterate it to get one result per source
-/// (in completion order) as `(archive, columns, pixels, stored_bytes)`: `columns` maps each column
-/// of `schema.rs` to its values, `pixels` is None or `n × size × size × 3` uint8.
+/// (in completion order) as `(archive, batch, pixels, stored_bytes)`: `batch` is an [`ArrowBatch`]
+/// of the columns of `schema::batch_columns` (built in the worker thread), `pixels` is None or
+/// `n × size × size × 3` uint8.
 #[pyclass(module = "rocov2_fast._core")]
 struct Scanner {
     sources: Vec<String>,
     unrecognised_licenses: std::collections::BTreeMap<String, u64>,
-    receiver: Mutex<Option<Receiver<SourceRecords>>>,
+    columns: Vec<(&'static str, ArrowType)>,
+    size: usize,
+    receiver: Mutex<Option<Receiver<SourceBatch>>>,
+}
+
+/// One scanned source as a worker hands it over.
+struct SourceBatch {
+    archive: String,
+    /// The rows, a struct array of the scanner's columns.
+    batch: ArrayData,
+    /// `pixel_rows × size × size × 3` uint8.
+    pixels: Vec<u8>,
+    pixel_rows: usize,
+    stored_bytes: u64,
 }
 
 #[pymethods]
@@ -94,8 +114,9 @@ impl Scanner {
         })?;
         let names = sources.iter().map(|s| s.path().display().to_string()).collect();
         let unrecognised_licenses = file_list.as_ref().map(|l| l.unrecognised().clone()).unwrap_or_default();
-        let receiver = spawn_workers(sources, file_list, opts, workers, queue);
-        Ok(Scanner { sources: names, unrecognised_licenses, receiver: Mutex::new(Some(receiver)) })
+        let columns = schema::batch_columns(with_pixels, with_bytes);
+        let receiver = spawn_workers(sources, file_list, opts, columns.clone(), workers, queue);
+        Ok(Scanner { sources: names, unrecognised_licenses, columns, size: size as usize, receiver: Mutex::new(Some(receiver)) })
     }
 
     /// The discovered sources, in scan-queue order.
@@ -108,6 +129,12 @@ impl Scanner {
     #[getter]
     fn unrecognised_licenses(&self) -> std::collections::BTreeMap<String, u64> {
         self.unrecognised_licenses.clone()
+    }
+
+    /// The Arrow schema of every batch this scanner yields.
+    #[getter]
+    fn schema(&self) -> ArrowSchema {
+        ArrowSchema { fields: schema::fields(&self.columns) }
     }
 
     fn __len__(&self) -> usize {
@@ -123,10 +150,15 @@ impl Scanner {
             let guard = self.receiver.lock().expect("receiver lock");
             guard.as_ref().and_then(|r| r.recv().ok())
         });
-        match next {
-            Some(records) => Ok(Some(records_to_python(py, records)?)),
-            None => Ok(None),
-        }
+        let Some(s) = next else { return Ok(None) };
+        let pixels: Bound<'py, PyAny> = if s.pixel_rows == 0 {
+            py.None().into_bound(py)
+        } else {
+            // Zero-copy: numpy takes ownership of the Rust buffer.
+            s.pixels.into_pyarray(py).reshape([s.pixel_rows, self.size, self.size, 3])?.into_any()
+        };
+        let batch = Bound::new(py, ArrowBatch { data: s.batch })?;
+        Ok(Some((s.archive, batch, pixels, s.stored_bytes).into_pyobject(py)?.into_any()))
     }
 
     /// Stops the workers after the sources in flight.
@@ -137,19 +169,30 @@ impl Scanner {
 
 /// `queue`: finished sources that may wait for the consumer (0: two per worker); a longer queue
 /// lets decoding run on while the consumer is busy (inference).
-fn spawn_workers(sources: Vec<Source>, file_list: Option<FileList>, opts: ScanOptions, workers: usize, queue: usize) -> Receiver<SourceRecords> {
+fn spawn_workers(
+    sources: Vec<Source>,
+    file_list: Option<FileList>,
+    opts: ScanOptions,
+    columns: Vec<(&'static str, ArrowType)>,
+    workers: usize,
+    queue: usize,
+) -> Receiver<SourceBatch> {
     let workers = if workers == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { workers };
     let (sender, receiver) = sync_channel(if queue == 0 { workers * 2 } else { queue });
-    let queue = Arc::new((sources, AtomicUsize::new(0), file_list, opts));
+    let queue = Arc::new((sources, AtomicUsize::new(0), file_list, opts, columns));
     for _ in 0..workers {
         let queue = Arc::clone(&queue);
         let sender = sender.clone();
         std::thread::spawn(move || {
-            let (sources, next, file_list, opts) = &*queue;
+            let (sources, next, file_list, opts, columns) = &*queue;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(source) = sources.get(i) else { break };
-                if sender.send(scan_source(source, file_list.as_ref(), opts)).is_err() {
+                let r = scan_source(source, file_list.as_ref(), opts);
+                let batch = schema::record_batch(&r, columns);
+                let pixel_rows = r.rows.iter().filter(|row| row.pixel_index.is_some()).count();
+                let done = SourceBatch { archive: r.archive, batch, pixels: r.pixels, pixel_rows, stored_bytes: r.stored_bytes };
+                if sender.send(done).is_err() {
                     break; // the Python side dropped the scanner
                 }
             }
@@ -158,35 +201,58 @@ fn spawn_workers(sources: Vec<Source>, file_list: Option<FileList>, opts: ScanOp
     receiver
 }
 
-fn records_to_python<'py>(py: Python<'py>, mut r: SourceRecords) -> PyResult<Bound<'py, PyAny>> {
-    let columns = PyDict::new(py);
-    let with_bytes = r.rows.iter().any(|row| row.data.is_some());
-    let extra = schema::FILTER_COLUMNS.iter().filter(|(name, _)| with_bytes || *name == "pixel_index");
-    for (name, _) in schema::SCAN_COLUMNS.iter().chain(extra) {
-        let values = schema::take_column(&mut r, name).expect("schema.rs gives values for each of its columns");
-        columns.set_item(name, values_to_python(py, values)?)?;
-    }
-    let pixel_count = r.rows.iter().filter(|row| row.pixel_index.is_some()).count();
-    let pixels: Bound<'py, PyAny> = if pixel_count == 0 {
-        py.None().into_bound(py)
-    } else {
-        let side = ((r.pixels.len() / pixel_count / 3) as f64).sqrt().round() as usize; // square model inputs
-        // Zero-copy: numpy takes ownership of the Rust buffer.
-        r.pixels.into_pyarray(py).reshape([pixel_count, side, side, 3])?.into_any()
-    };
-    let result = (r.archive, columns, pixels, r.stored_bytes);
-    Ok(result.into_pyobject(py)?.into_any())
+/// One source's rows as an Arrow record batch, handed over through the Arrow C data interface
+/// (`__arrow_c_array__`): `pyarrow.record_batch(batch)` imports it without copying, and no value
+/// becomes a Python object.
+#[pyclass(module = "rocov2_fast._core", frozen)]
+struct ArrowBatch {
+    data: ArrayData,
 }
 
-fn values_to_python<'py>(py: Python<'py>, values: schema::Values) -> PyResult<Bound<'py, PyAny>> {
-    use schema::Values;
-    Ok(match values {
-        Values::Utf8(v) => v.into_pyobject(py)?.into_any(),
-        Values::Int8(v) | Values::Int32(v) | Values::Int64(v) => v.into_pyobject(py)?.into_any(),
-        Values::Bool(v) => v.into_pyobject(py)?.into_any(),
-        Values::Float32(v) => v.into_pyobject(py)?.into_any(),
-        Values::Binary(v) => v.iter().map(|b| b.as_ref().map(|b| PyBytes::new(py, b))).collect::<Vec<_>>().into_pyobject(py)?.into_any(),
-    })
+#[pymethods]
+impl ArrowBatch {
+    /// `(schema capsule, array capsule)` of the Arrow PyCapsule interface; `requested_schema` is
+    /// not applied (the protocol allows that): the batch has the scanner's schema.
+    #[pyo3(signature = (requested_schema=None))]
+    fn __arrow_c_array__<'py>(&self, py: Python<'py>, requested_schema: Option<Bound<'py, PyAny>>) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyCapsule>)> {
+        let _ = requested_schema;
+        let array = PyCapsule::new_with_value(py, FFI_ArrowArray::new(&self.data), c"arrow_array")?;
+        Ok((schema_capsule(py, self.data.data_type())?, array))
+    }
+
+    fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
+        schema_capsule(py, self.data.data_type())
+    }
+
+    fn __len__(&self) -> usize {
+        self.data.len()
+    }
+}
+
+/// An Arrow schema of scanner columns (`__arrow_c_schema__`; `pyarrow.schema(obj)` imports it).
+#[pyclass(module = "rocov2_fast._core", frozen)]
+struct ArrowSchema {
+    fields: Fields,
+}
+
+#[pymethods]
+impl ArrowSchema {
+    fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
+        schema_capsule(py, &DataType::Struct(self.fields.clone()))
+    }
+}
+
+fn schema_capsule<'py>(py: Python<'py>, data_type: &DataType) -> PyResult<Bound<'py, PyCapsule>> {
+    let schema = FFI_ArrowSchema::try_from(data_type).map_err(error::arrow_export)?;
+    PyCapsule::new_with_value(py, schema, c"arrow_schema")
+}
+
+/// The Arrow schema of a scanner's batches (`Scanner(with_pixels=, with_bytes=).schema`):
+/// `SCAN_COLUMNS`, then `pixel_index` with pixels, `image_bytes` and `thumb32` with bytes.
+#[pyfunction]
+#[pyo3(signature = (*, with_pixels=false, with_bytes=false))]
+fn batch_schema(with_pixels: bool, with_bytes: bool) -> ArrowSchema {
+    ArrowSchema { fields: schema::fields(&schema::batch_columns(with_pixels, with_bytes)) }
 }
 
 /// Parses JATS article XML: ids, year, licence and figures (as a dict).
@@ -376,6 +442,9 @@ fn accession_of(path: PathBuf) -> Option<String> {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Scanner>()?;
+    m.add_class::<ArrowBatch>()?;
+    m.add_class::<ArrowSchema>()?;
+    m.add_function(wrap_pyfunction!(batch_schema, m)?)?;
     m.add_function(wrap_pyfunction!(parse_jats, m)?)?;
     m.add_function(wrap_pyfunction!(decode_image, m)?)?;
     m.add_function(wrap_pyfunction!(discover_sources, m)?)?;
@@ -389,8 +458,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(layout_of, m)?)?;
     m.add_function(wrap_pyfunction!(accession_of, m)?)?;
     m.add_function(wrap_pyfunction!(read_members, m)?)?;
-    m.add("SCAN_COLUMNS", schema::SCAN_COLUMNS.to_vec())?;
-    m.add("FILTER_COLUMNS", schema::FILTER_COLUMNS.to_vec())?;
+    let aliases = |columns: &[(&'static str, ArrowType)]| columns.iter().map(|(name, t)| (*name, t.alias())).collect::<Vec<_>>();
+    m.add("SCAN_COLUMNS", aliases(schema::SCAN_COLUMNS))?;
+    m.add("FILTER_COLUMNS", aliases(schema::FILTER_COLUMNS))?;
     m.add("STATUSES", schema::statuses())?;
     let limits = Limits::default();
     m.add(

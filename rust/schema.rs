@@ -1,50 +1,113 @@
 //! The scan row schema, defined once: every column the scanner returns with its Arrow type, the
-//! status vocabulary, and the PMCID-from-path rule. Python reads all three from `_core`
-//! (`SCAN_COLUMNS`, `FILTER_COLUMNS`, `STATUSES`, `accession`): `ingest.SCAN_SCHEMA` and the
-//! status constants are built from them, never typed again.
+//! status vocabulary, and the PMCID-from-path rule. The scanner's record batches are built from
+//! the column tables here (`record_batch`), and Python reads all three from `_core`
+//! (`SCAN_COLUMNS`, `FILTER_COLUMNS`, `batch_schema`, `STATUSES`, `accession`):
+//! `ingest.SCAN_SCHEMA` and the status constants are built from them, never typed again.
 
+use crate::batch;
 use crate::error::Status;
 use crate::records::SourceRecords;
+use arrow_data::ArrayData;
+use arrow_schema::{DataType, Field, Fields};
 
-/// `(column, Arrow type)` of every scan row, in parquet column order. Types are pyarrow's aliases
-/// (`pa.type_for_alias`). `compound_layout_score` and `panel_count` come from `layout.rs` on the
-/// decoded image (`ok` rows; null otherwise; docs/ingest.md).
-pub const SCAN_COLUMNS: &[(&str, &str)] = &[
-    ("archive", "string"),
-    ("pmcid", "string"),
-    ("pmid", "string"),
-    ("doi", "string"),
-    ("year", "int32"),
-    ("license", "string"),
-    ("license_source", "string"),
-    ("xml_license", "string"),
-    ("license_raw", "string"),
-    ("title", "string"),
-    ("journal", "string"),
-    ("authors", "string"),
-    ("figure_index", "int32"),
-    ("figure_id", "string"),
-    ("label", "string"),
-    ("caption", "string"),
-    ("graphic", "string"),
-    ("member", "string"),
-    ("format", "string"),
-    ("width", "int32"),
-    ("height", "int32"),
-    ("channels", "int8"),
-    ("bytes", "int64"),
-    ("phash", "string"),
-    ("dhash", "string"),
-    ("hash_exact", "bool"),
-    ("status", "string"),
-    ("error", "string"),
-    ("compound_layout_score", "float32"),
-    ("panel_count", "int32"),
+/// The Arrow types of the columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArrowType {
+    Utf8,
+    Int8,
+    Int32,
+    Int64,
+    Bool,
+    Float32,
+    Binary,
+    /// 64-bit offsets: the image bytes of one source may pass 2 GiB.
+    LargeBinary,
+}
+
+impl ArrowType {
+    /// pyarrow's alias for the type (`pa.type_for_alias`), as `_core.SCAN_COLUMNS` gives it.
+    pub const fn alias(self) -> &'static str {
+        match self {
+            ArrowType::Utf8 => "string",
+            ArrowType::Int8 => "int8",
+            ArrowType::Int32 => "int32",
+            ArrowType::Int64 => "int64",
+            ArrowType::Bool => "bool",
+            ArrowType::Float32 => "float32",
+            ArrowType::Binary => "binary",
+            ArrowType::LargeBinary => "large_binary",
+        }
+    }
+
+    pub fn data_type(self) -> DataType {
+        match self {
+            ArrowType::Utf8 => DataType::Utf8,
+            ArrowType::Int8 => DataType::Int8,
+            ArrowType::Int32 => DataType::Int32,
+            ArrowType::Int64 => DataType::Int64,
+            ArrowType::Bool => DataType::Boolean,
+            ArrowType::Float32 => DataType::Float32,
+            ArrowType::Binary => DataType::Binary,
+            ArrowType::LargeBinary => DataType::LargeBinary,
+        }
+    }
+}
+
+use ArrowType::*;
+
+/// `(column, Arrow type)` of every scan row, in parquet column order. `compound_layout_score` and
+/// `panel_count` come from `layout.rs` on the decoded image (`ok` rows; null otherwise;
+/// docs/ingest.md).
+pub const SCAN_COLUMNS: &[(&str, ArrowType)] = &[
+    ("archive", Utf8),
+    ("pmcid", Utf8),
+    ("pmid", Utf8),
+    ("doi", Utf8),
+    ("year", Int32),
+    ("license", Utf8),
+    ("license_source", Utf8),
+    ("xml_license", Utf8),
+    ("license_raw", Utf8),
+    ("title", Utf8),
+    ("journal", Utf8),
+    ("authors", Utf8),
+    ("figure_index", Int32),
+    ("figure_id", Utf8),
+    ("label", Utf8),
+    ("caption", Utf8),
+    ("graphic", Utf8),
+    ("member", Utf8),
+    ("format", Utf8),
+    ("width", Int32),
+    ("height", Int32),
+    ("channels", Int8),
+    ("bytes", Int64),
+    ("phash", Utf8),
+    ("dhash", Utf8),
+    ("hash_exact", Bool),
+    ("status", Utf8),
+    ("error", Utf8),
+    ("compound_layout_score", Float32),
+    ("panel_count", Int32),
 ];
 
-/// Columns the filter gets on top of [`SCAN_COLUMNS`]: `pixel_index` always, the image's original
-/// bytes and its 32×32 hash thumbnail when some row of the source kept them (`with_bytes`).
-pub const FILTER_COLUMNS: &[(&str, &str)] = &[("pixel_index", "int32"), ("image_bytes", "binary"), ("thumb32", "binary")];
+/// Columns the filter gets on top of [`SCAN_COLUMNS`]: `pixel_index` (the row of the source's
+/// pixel batch) when pixels are kept, the image's original bytes and its 32×32 hash thumbnail
+/// when bytes are kept (`with_bytes`).
+pub const FILTER_COLUMNS: &[(&str, ArrowType)] = &[("pixel_index", Int32), ("image_bytes", LargeBinary), ("thumb32", Binary)];
+
+/// The columns of a scanner's record batches, in order: [`SCAN_COLUMNS`], then `pixel_index`
+/// with pixels, `image_bytes` and `thumb32` with bytes.
+pub fn batch_columns(with_pixels: bool, with_bytes: bool) -> Vec<(&'static str, ArrowType)> {
+    let extra = FILTER_COLUMNS.iter().filter(|(name, _)| if *name == "pixel_index" { with_pixels } else { with_bytes });
+    SCAN_COLUMNS.iter().chain(extra).copied().collect()
+}
+
+/// The Arrow fields of `columns` (every column nullable), the one Arrow schema both the record
+/// batches and Python's `SCAN_SCHEMA` are built from.
+pub fn fields(columns: &[(&str, ArrowType)]) -> Fields {
+    columns.iter().map(|(name, t)| Field::new(*name, t.data_type(), true)).collect()
+}
 
 /// Every `status` a manifest row can carry, in [`Status`] order.
 pub fn statuses() -> Vec<&'static str> {
@@ -62,56 +125,29 @@ pub fn accession(path: &str) -> Option<String> {
     (!stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit())).then(|| format!("PMC{stem}"))
 }
 
-/// One column's values, typed as the Arrow type it is declared with.
-#[derive(Debug)]
-pub enum Values {
-    Utf8(Vec<Option<String>>),
-    Int8(Vec<Option<i64>>),
-    Int32(Vec<Option<i64>>),
-    Int64(Vec<Option<i64>>),
-    Bool(Vec<Option<bool>>),
-    Float32(Vec<Option<f32>>),
-    Binary(Vec<Option<Vec<u8>>>),
-}
-
-impl Values {
-    /// The Arrow type (as in the column tables) these values are.
-    pub fn arrow_type(&self) -> &'static str {
-        match self {
-            Values::Utf8(_) => "string",
-            Values::Int8(_) => "int8",
-            Values::Int32(_) => "int32",
-            Values::Int64(_) => "int64",
-            Values::Bool(_) => "bool",
-            Values::Float32(_) => "float32",
-            Values::Binary(_) => "binary",
-        }
-    }
-}
-
-/// The values of column `name` (of [`SCAN_COLUMNS`] or [`FILTER_COLUMNS`]) for every row of `r`;
-/// per-row text and bytes are moved out of `r` (each column is taken once). None for a name that
-/// is in neither table.
-pub fn take_column(r: &mut SourceRecords, name: &str) -> Option<Values> {
+/// The values of column `name` (of [`SCAN_COLUMNS`] or [`FILTER_COLUMNS`]) for every row of
+/// `r`, as an Arrow array of the column's declared type (checked by [`record_batch`] and the
+/// tests). None for a name that is in neither table.
+pub fn column(r: &SourceRecords, name: &str) -> Option<ArrayData> {
     let n = r.rows.len();
-    let (a, rows) = (&r.article, &mut r.rows);
-    let article = |v: &Option<String>| Values::Utf8(vec![v.clone(); n]);
+    let (a, rows) = (&r.article, &r.rows);
+    let article = |v: &Option<String>| batch::utf8(std::iter::repeat_n(v.as_deref(), n));
     macro_rules! text {
         ($field:ident) => {
-            Values::Utf8(rows.iter_mut().map(|row| row.$field.take()).collect())
+            batch::utf8(rows.iter().map(|row| row.$field.as_deref()))
         };
     }
     macro_rules! int {
-        ($variant:ident, $field:ident) => {
-            Values::$variant(rows.iter().map(|row| row.$field.map(|v| v as i64)).collect())
+        ($ty:ty, $variant:ident, $field:ident) => {
+            batch::primitive(DataType::$variant, rows.iter().map(|row| row.$field.map(|v| v as $ty)))
         };
     }
     Some(match name {
-        "archive" => Values::Utf8(vec![Some(r.archive.clone()); n]),
+        "archive" => batch::utf8(std::iter::repeat_n(Some(r.archive.as_str()), n)),
         "pmcid" => article(&a.pmcid),
         "pmid" => article(&a.pmid),
         "doi" => article(&a.doi),
-        "year" => Values::Int32(vec![a.year.map(i64::from); n]),
+        "year" => batch::primitive(DataType::Int32, std::iter::repeat_n(a.year, n)),
         "license" => article(&a.license),
         "license_source" => article(&a.license_source),
         "xml_license" => article(&a.xml_license),
@@ -119,29 +155,36 @@ pub fn take_column(r: &mut SourceRecords, name: &str) -> Option<Values> {
         "title" => article(&a.title),
         "journal" => article(&a.journal),
         "authors" => article(&a.authors),
-        "figure_index" => int!(Int32, figure_index),
+        "figure_index" => int!(i32, Int32, figure_index),
         "figure_id" => text!(figure_id),
         "label" => text!(label),
         "caption" => text!(caption),
         "graphic" => text!(graphic),
         "member" => text!(member),
-        "format" => Values::Utf8(rows.iter().map(|row| row.format.map(str::to_string)).collect()),
-        "width" => int!(Int32, width),
-        "height" => int!(Int32, height),
-        "channels" => int!(Int8, channels),
-        "bytes" => int!(Int64, bytes),
+        "format" => batch::utf8(rows.iter().map(|row| row.format)),
+        "width" => int!(i32, Int32, width),
+        "height" => int!(i32, Int32, height),
+        "channels" => int!(i8, Int8, channels),
+        "bytes" => int!(i64, Int64, bytes),
         "phash" => text!(phash),
         "dhash" => text!(dhash),
-        "hash_exact" => Values::Bool(rows.iter().map(|row| row.hash_exact).collect()),
-        "status" => Values::Utf8(rows.iter().map(|row| Some(row.status.to_string())).collect()),
+        "hash_exact" => batch::boolean(rows.iter().map(|row| row.hash_exact)),
+        "status" => batch::utf8(rows.iter().map(|row| Some(row.status))),
         "error" => text!(error),
-        "compound_layout_score" => Values::Float32(rows.iter().map(|row| row.compound_layout_score).collect()),
-        "panel_count" => int!(Int32, panel_count),
-        "pixel_index" => int!(Int32, pixel_index),
-        "image_bytes" => Values::Binary(rows.iter_mut().map(|row| row.data.take()).collect()),
-        "thumb32" => Values::Binary(rows.iter_mut().map(|row| row.thumb.take()).collect()),
+        "compound_layout_score" => batch::primitive(DataType::Float32, rows.iter().map(|row| row.compound_layout_score)),
+        "panel_count" => int!(i32, Int32, panel_count),
+        "pixel_index" => int!(i32, Int32, pixel_index),
+        "image_bytes" => batch::large_binary(rows.iter().map(|row| row.data.as_deref())),
+        "thumb32" => batch::binary(rows.iter().map(|row| row.thumb.as_deref())),
         _ => return None,
     })
+}
+
+/// The rows of `r` as one Arrow record batch (a struct array whose fields are `columns`).
+/// Panics if a column's values are not of its declared type (a bug the tests catch).
+pub fn record_batch(r: &SourceRecords, columns: &[(&str, ArrowType)]) -> ArrayData {
+    let children = columns.iter().map(|(name, _)| column(r, name).unwrap_or_else(|| panic!("no values for column {name}"))).collect();
+    batch::record_batch(fields(columns), r.rows.len(), children)
 }
 
 #[cfg(test)]
@@ -152,13 +195,33 @@ mod tests {
     #[test]
     fn every_column_has_values_of_its_declared_type() {
         let mut names = std::collections::HashSet::new();
+        let full = Row {
+            figure_index: Some(3),
+            figure_id: Some("f1".into()),
+            status: "ok",
+            width: Some(640),
+            data: Some(b"\xff\xd8".to_vec()),
+            thumb: Some(vec![7; 1024]),
+            pixel_index: Some(0),
+            ..Default::default()
+        };
+        let mut records = SourceRecords { archive: "PMC1.tar.gz".into(), rows: vec![full, Row::default()], ..Default::default() };
+        records.article.year = Some(2020);
         for (name, arrow_type) in SCAN_COLUMNS.iter().chain(FILTER_COLUMNS) {
             assert!(names.insert(*name), "{name} is declared twice");
-            let mut records = SourceRecords { rows: vec![Row::default(), Row::default()], ..Default::default() };
-            let values = take_column(&mut records, name).unwrap_or_else(|| panic!("no values for column {name}"));
-            assert_eq!(values.arrow_type(), *arrow_type, "column {name}");
+            let values = column(&records, name).unwrap_or_else(|| panic!("no values for column {name}"));
+            assert_eq!(values.data_type(), &arrow_type.data_type(), "column {name}");
+            assert_eq!(values.len(), 2, "column {name}");
         }
-        assert!(take_column(&mut SourceRecords::default(), "no_such_column").is_none());
+        assert!(column(&records, "no_such_column").is_none());
+        let all = batch_columns(true, true);
+        assert_eq!(all.len(), SCAN_COLUMNS.len() + FILTER_COLUMNS.len());
+        assert_eq!(batch_columns(false, false), SCAN_COLUMNS);
+        assert_eq!(batch_columns(true, false).last(), Some(&("pixel_index", Int32)));
+        let data = record_batch(&records, &all);
+        assert_eq!((data.len(), data.child_data().len()), (2, all.len()));
+        let width = &data.child_data()[all.iter().position(|(n, _)| *n == "width").unwrap()];
+        assert_eq!((width.buffer::<i32>(0)[0], width.null_count()), (640, 1));
     }
 
     #[test]

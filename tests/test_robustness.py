@@ -10,6 +10,7 @@ import tarfile
 import zlib
 
 import polars as pl
+import pyarrow as pa
 
 import rocov2_fast as rf
 from rocov2_fast import _core
@@ -182,7 +183,7 @@ def test_scanner_reports_unrecognised_file_list_licences(tmp_path):
         "PMC33.tar.gz,x,PMC33,2024-01-01 00:00:00,3,Publisher licence\n")
     scanner = _core.Scanner([str(c)], workers=1, file_list=str(c / "oa_file_list.csv"))
     assert scanner.unrecognised_licenses == {"Publisher licence": 2}
-    assert [cols["license"] for _a, cols, _p, _s in scanner] == [["CC BY"]]
+    assert [pa.record_batch(b)["license"].to_pylist() for _a, b, _p, _s in scanner] == [["CC BY"]]
 
 
 def test_fetch_file_list_gate_normalises_licences():

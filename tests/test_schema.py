@@ -11,6 +11,7 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from helpers import article_xml, fig, jpeg_bytes, write_package
@@ -26,6 +27,7 @@ def test_scan_schema_is_the_cores_column_table():
     assert ingest.SCAN_SCHEMA.names == [name for name, _ in _core.SCAN_COLUMNS]
     assert [str(t) for t in ingest.SCAN_SCHEMA.types][:5] == ["string", "string", "string", "string", "int32"]
     assert ingest.FILTER_EXTRA.names == ["pixel_index", "image_bytes", "thumb32"]
+    assert ingest.SCAN_SCHEMA.types == [pa.type_for_alias(t) for _, t in _core.SCAN_COLUMNS]
     assert not set(ingest.SCAN_SCHEMA.names) & set(ingest.FILTER_EXTRA.names)
 
 
@@ -39,17 +41,65 @@ def test_scanner_returns_exactly_the_schema_columns(tmp_path):
     package = package_with_every_kind_of_row(tmp_path)
     scan_names = [name for name, _ in _core.SCAN_COLUMNS]
     extra = [name for name, _ in _core.FILTER_COLUMNS]
-    [(_, columns, _, _)] = list(_core.Scanner([str(package)], workers=1))
-    assert list(columns) == [*scan_names, "pixel_index"]
-    [(_, columns, _, _)] = list(_core.Scanner([str(package)], workers=1, with_bytes=True, with_pixels=True))
-    assert list(columns) == scan_names + extra
+    [(_, batch, pixels, _)] = list(_core.Scanner([str(package)], workers=1))
+    assert pa.record_batch(batch).schema == ingest.SCAN_SCHEMA and pixels is None
+    scanner = _core.Scanner([str(package)], workers=1, with_bytes=True, with_pixels=True, size=64)
+    [(_, batch, pixels, _)] = list(scanner)
+    batch = pa.record_batch(batch)
+    assert batch.schema.names == scan_names + extra
+    assert batch.schema == pa.schema(scanner.schema) == pa.schema(_core.batch_schema(with_pixels=True, with_bytes=True))
+    assert batch.schema.types == [pa.type_for_alias(t) for _, t in _core.SCAN_COLUMNS + _core.FILTER_COLUMNS]
+    columns = batch.to_pydict()
     assert columns["status"] == ["ok", "missing_image", "no_graphic"]
     assert columns["pmcid"] == ["PMC4242"] * 3
-    assert isinstance(columns["image_bytes"][0], bytes) and columns["image_bytes"][1] is None
-    table = ingest.ColumnBuffer(tuple(extra))
-    table.extend(columns)
-    assert table.to_table().schema == ingest.SCAN_SCHEMA.append(ingest.FILTER_EXTRA.field(0)) \
-        .append(ingest.FILTER_EXTRA.field(1)).append(ingest.FILTER_EXTRA.field(2))
+    assert columns["image_bytes"] == [jpeg_bytes(), None, None]
+    assert columns["pixel_index"] == [0, None, None] and pixels.shape == (1, 64, 64, 3)
+    assert [len(t) if t else None for t in columns["thumb32"]] == [32 * 32, None, None]
+
+
+def test_a_batch_is_the_cores_memory_not_a_copy(tmp_path):
+    """The Arrow C data interface hands over the core's buffers: two imports of one batch share
+    them, and the batch stays valid after the scanner is gone."""
+    package = package_with_every_kind_of_row(tmp_path)
+    [(_, batch, _, _)] = list(_core.Scanner([str(package)], workers=1, with_bytes=True))
+    first, second = pa.record_batch(batch), pa.record_batch(batch)
+    assert len(batch) == first.num_rows == 3
+    for name in ("caption", "image_bytes", "width"):
+        assert first.column(name).buffers()[-1].address == second.column(name).buffers()[-1].address
+    del batch
+    assert first.column("image_bytes")[0].as_py() == jpeg_bytes()
+
+
+def test_a_shards_rows_point_at_their_own_pixels_and_bytes(tmp_path):
+    """The filter's worker gathers the core's batches of a shard in completion order: in its frame
+    (plan order), every row's pixel_index is the row of the shard's pixel batch holding that
+    row's image, and its image bytes are that image's."""
+    from rocov2_fast.filter.decide import license_rows
+    from rocov2_fast.filter.worker import Collected
+
+    members = {}
+    for k in range(3):
+        members[f"PMC{900 + k}"] = {f"PMC{900 + k}/{g}.jpg": jpeg_bytes(seed=2 * k + j) for j, g in enumerate("xy")}
+    packages = [write_package(tmp_path / f"{a}.tar.gz", {f"{a}/a.nxml": article_xml(fig("x") + fig("y", fig_id="f2")), **m})
+                for a, m in members.items()]
+    alone = {}  # each package scanned on its own: (archive, graphic) -> its pixels
+    for src in ingest.iter_sources(packages, workers=1, size=32):
+        for row in src.table.to_pylist():
+            alone[row["archive"], row["graphic"]] = src.pixels[row["pixel_index"]]
+    excluded = str(tmp_path / "PMC999.tar.gz")
+    collected = Collected(skipped=license_rows({excluded: "CC BY-ND"}, {"PMC999": ("CC BY-ND", None)}))
+    for _a, batch, pixels, stored in ingest.iter_batches(packages, workers=2, with_bytes=True, size=32):
+        collected.add(batch, pixels, stored)
+    order = [excluded, *(str(p) for p in reversed(packages))]
+    df, image_bytes = collected.frame(order)
+    assert df["archive"].to_list() == [excluded] + [p for p in order[1:] for _ in "xy"]
+    assert image_bytes.len() == df.height and image_bytes[0] is None
+    batch = np.concatenate(collected.pixels)
+    assert sorted(df["pixel_index"].drop_nulls()) == list(range(len(batch))) == list(range(6))
+    for i, (archive, graphic, index) in enumerate(df.select("archive", "graphic", "pixel_index").rows()):
+        if index is not None:
+            assert (batch[index] == alone[archive, graphic]).all()
+            assert image_bytes[i] == members[Path(archive).name.split(".")[0]][f"{Path(archive).name.split('.')[0]}/{graphic}.jpg"]
 
 
 def test_every_status_the_scan_writes_is_in_the_vocabulary(tmp_path):
@@ -87,7 +137,8 @@ def test_accession_examples_and_the_scans_pmcid(tmp_path):
     xml = article_xml(fig("a")).replace(b'<article-id pub-id-type="pmc">4242</article-id>', b"")
     package = write_package(tmp_path / "PMC123.tar.gz", {"a.nxml": xml, "a.jpg": jpeg_bytes()})
     odd = write_package(tmp_path / "PMC12_3.tar.gz", {"a.nxml": xml, "a.jpg": jpeg_bytes()})
-    by_source = {Path(s).name: c["pmcid"] for s, c, _, _ in _core.Scanner([str(package), str(odd)], workers=1)}
+    by_source = {Path(s).name: pa.record_batch(b)["pmcid"].to_pylist()
+                 for s, b, _, _ in _core.Scanner([str(package), str(odd)], workers=1)}
     assert by_source == {"PMC123.tar.gz": ["PMC123"], "PMC12_3.tar.gz": [None]}
 
 

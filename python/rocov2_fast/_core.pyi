@@ -2,7 +2,7 @@
 
 import os
 from collections.abc import Iterable, Iterator
-from typing import Any, Final, Literal, TypeAlias, TypedDict
+from typing import Final, Literal, TypeAlias, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -18,12 +18,12 @@ Status: TypeAlias = Literal[
 #: How an image is fitted to the model's square input.
 Fit: TypeAlias = Literal["pad", "stretch"]
 #: Arrow types of the column tables (pyarrow aliases, `pa.type_for_alias`).
-ArrowType: TypeAlias = Literal["string", "int8", "int32", "int64", "bool", "float32", "binary"]
+ArrowType: TypeAlias = Literal["string", "int8", "int32", "int64", "bool", "float32", "binary", "large_binary"]
 ImageFormat: TypeAlias = Literal["jpeg", "png", "gif", "tiff"]
 
 #: (column, Arrow type) of every scan row, in parquet order (rust/schema.rs).
 SCAN_COLUMNS: Final[list[tuple[str, ArrowType]]]
-#: Columns the filter gets on top: pixel_index, image_bytes, thumb32.
+#: Columns the filter gets on top: pixel_index (with pixels), image_bytes (large_binary) and thumb32 (with bytes).
 FILTER_COLUMNS: Final[list[tuple[str, ArrowType]]]
 #: Every Status, in rust/error.rs order.
 STATUSES: Final[list[Status]]
@@ -60,9 +60,28 @@ class ImageDict(TypedDict):
     fragile_dhash_bits: int
     pixels: npt.NDArray[np.uint8]
 
+class ArrowSchema:
+    """An Arrow schema, exported through the Arrow PyCapsule interface (`pyarrow.schema(obj)`)."""
+
+    def __arrow_c_schema__(self) -> object: ...
+
+class ArrowBatch:
+    """One source's rows as an Arrow record batch in the core's memory, exported through the
+    Arrow PyCapsule interface: `pyarrow.record_batch(obj)` imports it without a copy."""
+
+    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]: ...
+    def __arrow_c_schema__(self) -> object: ...
+    def __len__(self) -> int: ...
+
+def batch_schema(*, with_pixels: bool = False, with_bytes: bool = False) -> ArrowSchema:
+    """The schema of a Scanner's batches: SCAN_COLUMNS, then pixel_index with pixels, image_bytes
+    and thumb32 with bytes (rust/schema.rs)."""
+
 class Scanner:
     """Scans sources on its own thread pool; yields one tuple per source, in completion order:
-    (archive, columns, pixels or None, stored_bytes)."""
+    (archive, batch, pixels or None, stored_bytes); `batch` has the columns of `batch_schema`
+    for the scanner's `with_pixels` and `with_bytes`, `pixels` is n × size × size × 3 uint8
+    (row i of it is the row whose pixel_index is i)."""
 
     def __init__(
         self,
@@ -87,9 +106,12 @@ class Scanner:
     @property
     def unrecognised_licenses(self) -> dict[str, int]:
         """File-list licence values that name no known licence: rows carrying each."""
+    @property
+    def schema(self) -> ArrowSchema:
+        """The Arrow schema of every batch this scanner yields."""
     def __len__(self) -> int: ...
-    def __iter__(self) -> Iterator[tuple[str, dict[str, list[Any]], npt.NDArray[np.uint8] | None, int]]: ...
-    def __next__(self) -> tuple[str, dict[str, list[Any]], npt.NDArray[np.uint8] | None, int]: ...
+    def __iter__(self) -> Iterator[tuple[str, ArrowBatch, npt.NDArray[np.uint8] | None, int]]: ...
+    def __next__(self) -> tuple[str, ArrowBatch, npt.NDArray[np.uint8] | None, int]: ...
     def close(self) -> None: ...
 
 def parse_jats(xml: bytes) -> ArticleDict:

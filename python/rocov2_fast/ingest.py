@@ -18,53 +18,22 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import _core, arrow
+from . import _core
 from .progress import ScanProgress
 
+#: The scan's columns and their types: the Arrow schema the core builds from rust/schema.rs's
+#: column table (the one list), imported through the Arrow C data interface.
+SCAN_SCHEMA = pa.schema(_core.batch_schema())
 
-def _schema(columns: Sequence[tuple[str, str]]) -> pa.Schema:
-    return pa.schema([(name, pa.type_for_alias(arrow_type)) for name, arrow_type in columns])
-
-
-#: The scan's columns and their types, as rust/schema.rs declares them (the one list).
-SCAN_SCHEMA = _schema(_core.SCAN_COLUMNS)
-
-#: Columns the filter asks for on top of SCAN_SCHEMA (`pixel_index` always, the others with `with_bytes`).
-FILTER_EXTRA = _schema(_core.FILTER_COLUMNS)
+#: Columns the filter asks for on top of SCAN_SCHEMA (`pixel_index` with pixels, `image_bytes`
+#: and `thumb32` with bytes).
+FILTER_EXTRA = pa.schema([f for f in pa.schema(_core.batch_schema(with_pixels=True, with_bytes=True))
+                          if f.name not in SCAN_SCHEMA.names])
 
 #: Every value of the `status` column (rust/error.rs `Status`), `not_read` included.
 STATUSES: tuple[str, ...] = tuple(_core.STATUSES)
 
 ROWS_PER_GROUP = 50_000
-
-
-class ColumnBuffer:
-    """The core's column lists of several sources, turned into Arrow in one go. Converting each
-    source on its own costs more than decoding it: a 300-article filter run made 4,400 small
-    conversions, 1.1 s of its 5.5 s on the main thread (cProfile)."""
-
-    def __init__(self, extra: Sequence[str] = ()) -> None:
-        """`extra`: the FILTER_EXTRA columns to keep after SCAN_SCHEMA's."""
-        self.schema = pa.schema([*SCAN_SCHEMA, *(FILTER_EXTRA.field(name) for name in extra)])
-        self.columns: dict[str, list] = {name: [] for name in self.schema.names}
-        self.rows = 0
-
-    def extend(self, columns: dict, pixel_offset: int = 0) -> None:
-        n = len(columns["status"])
-        for name, kept in self.columns.items():
-            values = columns.get(name)
-            if values is None:  # image_bytes/thumb32 are absent when no row of the source decoded
-                values = [None] * n
-            elif name == "pixel_index" and pixel_offset:
-                values = [None if i is None else i + pixel_offset for i in values]
-            kept.extend(values)
-        self.rows += n
-
-    def to_table(self) -> pa.Table:
-        """Everything gathered so far, as one table; empties the buffer."""
-        table = arrow.table(self.columns, self.schema)
-        self.columns, self.rows = {name: [] for name in self.schema.names}, 0
-        return table
 
 
 @dataclass
@@ -86,6 +55,16 @@ class ScanSummary:
     seconds: float = 0.0
     statuses: Counter = field(default_factory=Counter)
 
+    def add(self, batch: pa.RecordBatch, stored_bytes: int) -> int:
+        """Counts one source's rows; returns its `ok` rows. The statuses are counted by Arrow
+        (one Python value per distinct status, none per row)."""
+        counts = {c["values"]: c["counts"] for c in batch.column("status").value_counts().to_pylist()}
+        self.statuses.update(counts)
+        self.sources += 1
+        self.rows += batch.num_rows
+        self.stored_bytes += stored_bytes
+        return counts.get("ok", 0)
+
     @property
     def images_ok(self) -> int:
         return self.statuses.get("ok", 0)
@@ -105,25 +84,27 @@ def _scanner(inputs: Sequence[str | os.PathLike], *, workers: int, file_list: st
                          file_list=os.fspath(file_list) if file_list else None, with_pixels=with_pixels, **options)
 
 
+def iter_batches(inputs: Sequence[str | os.PathLike], *, workers: int = 0, file_list: str | os.PathLike | None = None,
+                 with_pixels: bool = True, **options) -> Iterator[tuple[str, pa.RecordBatch, np.ndarray | None, int]]:
+    """The core's results in completion order, `(archive, record batch, pixels or None, stored
+    bytes)` per source. The batch is the core's Arrow memory, imported through the Arrow C data
+    interface (no copy, no Python object per value); its columns are SCAN_SCHEMA's, then
+    `pixel_index` with `with_pixels`, `image_bytes` (large_binary) and `thumb32` with
+    `with_bytes`. Options as for `iter_sources`."""
+    for archive, batch, pixels, stored in _scanner(inputs, workers=workers, file_list=file_list,
+                                                   with_pixels=with_pixels, **options):
+        yield archive, pa.record_batch(batch), pixels, stored
+
+
 def iter_sources(inputs: Sequence[str | os.PathLike], *, workers: int = 0, file_list: str | os.PathLike | None = None,
                  with_pixels: bool = True, **options) -> Iterator[SourceRecords]:
     """Yields one `SourceRecords` per source, in completion order. Options: size, fit,
     exact_hash, max_pixels, max_image_bytes, max_xml_bytes, with_bytes (adds the `image_bytes`
     and `thumb32` columns), licenses (articles under other licences are not decoded); see
-    `_core.Scanner`."""
-    extra = tuple(FILTER_EXTRA.names) if options.get("with_bytes") else ("pixel_index",)
-    buffer = ColumnBuffer(extra)
-    for archive, columns, pixels, stored in iter_columns(inputs, workers=workers, file_list=file_list,
-                                                         with_pixels=with_pixels, **options):
-        buffer.extend(columns)
-        yield SourceRecords(archive, buffer.to_table(), pixels, stored)
-
-
-def iter_columns(inputs: Sequence[str | os.PathLike], *, workers: int = 0, file_list: str | os.PathLike | None = None,
-                 with_pixels: bool = True, **options) -> Iterator[tuple[str, dict, np.ndarray | None, int]]:
-    """The core's raw results, `(archive, column lists, pixels, stored bytes)` per source: for
-    callers that gather many sources into one `ColumnBuffer` before converting."""
-    yield from _scanner(inputs, workers=workers, file_list=file_list, with_pixels=with_pixels, **options)
+    `_core.Scanner`. With `with_pixels`, the table has `pixel_index` (the row of `pixels`)."""
+    for archive, batch, pixels, stored in iter_batches(inputs, workers=workers, file_list=file_list,
+                                                       with_pixels=with_pixels, **options):
+        yield SourceRecords(archive, pa.Table.from_batches([batch]), pixels, stored)
 
 
 def scan(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, workers: int = 0,
@@ -135,20 +116,26 @@ def scan(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, workers
     started = time.perf_counter()
     scanner = _scanner(inputs, workers=workers, file_list=file_list, with_pixels=False, **options)
     summary = ScanSummary()
-    pending = ColumnBuffer()
+    pending: list[pa.RecordBatch] = []
+    rows_written = 0
     with pq.ParquetWriter(partial, SCAN_SCHEMA, compression="zstd") as writer, \
             ScanProgress(total=len(scanner), enabled=show_progress) as progress:
-        for _archive, columns, _pixels, stored in scanner:
-            pending.extend(columns)
-            summary.sources += 1
-            summary.rows += len(columns["status"])
-            summary.stored_bytes += stored
-            summary.statuses.update(columns["status"])
-            progress.advance(images=columns["status"].count("ok"), stored_bytes=stored)
-            if pending.rows >= ROWS_PER_GROUP:
-                writer.write_table(pending.to_table())
-        if pending.rows:
-            writer.write_table(pending.to_table())
+        for _archive, core_batch, _pixels, stored in scanner:
+            batch = pa.record_batch(core_batch)
+            pending.append(batch)
+            progress.advance(images=summary.add(batch, stored), stored_bytes=stored)
+            if summary.rows - rows_written >= ROWS_PER_GROUP:
+                write_row_group(writer, pending)
+                rows_written = summary.rows
+        if pending:
+            write_row_group(writer, pending)
     partial.replace(out)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def write_row_group(writer: pq.ParquetWriter, batches: list[pa.RecordBatch]) -> None:
+    """Writes the batches as one row group (one contiguous chunk per column, so the file's bytes
+    do not depend on how the rows were split into sources) and empties the list."""
+    writer.write_table(pa.Table.from_batches(batches, SCAN_SCHEMA).combine_chunks())
+    batches.clear()

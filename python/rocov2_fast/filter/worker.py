@@ -44,12 +44,12 @@ class WorkerSpec:
 
 @dataclass
 class Collected:
-    """What the core returned for one shard's sources, until the shard is complete."""
+    """What the core returned for one shard's sources, until the shard is complete: the core's
+    Arrow record batches as they came (no Python object per value), their pixels and counts."""
 
-    records: ingest.ColumnBuffer = field(default_factory=lambda: ingest.ColumnBuffer(("pixel_index", "thumb32")))
-    #: the original image bytes, row for row with `records`: kept as the core's bytes objects
-    #: (never converted to Arrow), since only the kept images' bytes are used, once
-    image_bytes: list[bytes | None] = field(default_factory=list)
+    batches: list[pa.RecordBatch] = field(default_factory=list)
+    #: for each batch, the pixel rows before it: its `pixel_index` shifted into the shard's batch
+    pixel_offsets: list[int] = field(default_factory=list)
     #: rows for packages the file list excluded (never read)
     skipped: pa.Table | None = None
     pixels: list[np.ndarray] = field(default_factory=list)
@@ -57,30 +57,43 @@ class Collected:
     sources: int = 0
     stored_bytes: int = 0
 
-    def add(self, columns: dict, pixels: np.ndarray | None, stored: int) -> None:
-        self.image_bytes.extend(columns.pop("image_bytes", None) or [None] * len(columns["status"]))
-        self.records.extend(columns, pixel_offset=self.pixel_rows)  # pixel rows renumbered into the shard's batch
+    def add(self, batch: pa.RecordBatch, pixels: np.ndarray | None, stored: int) -> None:
+        self.batches.append(batch)
+        self.pixel_offsets.append(self.pixel_rows)
         if pixels is not None:
             self.pixels.append(pixels)
             self.pixel_rows += len(pixels)
         self.sources += 1
         self.stored_bytes += stored
 
-    def frame(self, order: list[str]) -> tuple[pl.DataFrame | None, list[bytes | None]]:
-        """The shard's rows and the image bytes of those rows, sources in `order` (the plan's: the
-        core returns them in completion order), each source's rows in the core's (document) order."""
+    def frame(self, order: list[str]) -> tuple[pl.DataFrame | None, pl.Series]:
+        """The shard's rows and the original image bytes of those rows (a polars Binary series,
+        row for row: only the kept images' bytes ever become Python bytes, once, when written),
+        sources in `order` (the plan's: the core returns them in completion order), each
+        source's rows in the core's (document) order."""
         skipped = self.skipped.num_rows if self.skipped is not None else 0
-        tables = [t for t in (self.skipped, self.records.to_table()) if t is not None and t.num_rows]
+        records = pa.Table.from_batches(self.batches) if self.batches else None
+        image_bytes = pl.repeat(None, skipped, dtype=pl.Binary, eager=True)
+        if records is not None:
+            image_bytes = pl.concat([image_bytes, pl.from_arrow(records.column("image_bytes")).cast(pl.Binary)])
+            records = records.drop_columns(["image_bytes"])
+        tables = [t for t in (self.skipped, records) if t is not None and t.num_rows]
         if not tables:
-            return None, []
+            return None, image_bytes
         df = pl.from_arrow(pa.concat_tables(tables, promote_options="permissive"))
-        image_bytes = [None] * skipped + self.image_bytes
+        if self.batches:  # pixel rows renumbered into the shard's batch, by Arrow, not per value
+            shift = np.repeat(np.array([0, *self.pixel_offsets], np.int32), [skipped, *(b.num_rows for b in self.batches)])
+            df = df.with_columns(pl.col("pixel_index") + pl.Series(shift))
         position = {source: i for i, source in enumerate(order)}
-        archives = df["archive"].to_list()
-        rows = sorted(range(df.height), key=lambda r: (position.get(archives[r], len(position)), archives[r] or "", r))
-        if rows != list(range(df.height)):
-            df, image_bytes = df[rows], [image_bytes[r] for r in rows]
-        return df, image_bytes
+        ranked = df.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias(ROW),
+                                 pl.col("archive").replace_strict(position, default=len(position),
+                                                                  return_dtype=pl.Int64).alias(POSITION))
+        ranked = ranked.sort([POSITION, "archive", ROW])
+        return ranked.drop(ROW, POSITION), image_bytes.gather(ranked[ROW])
+
+
+#: Column names `Collected.frame` sorts by, dropped before the frame leaves it.
+ROW, POSITION = "_collected_row", "_collected_position"
 
 
 class ShardWorker:
@@ -111,11 +124,11 @@ class ShardWorker:
         if skipped:
             collected.skipped = license_rows(skipped, self.listed)
         if to_read:
-            for _archive, columns, pixels, stored in ingest.iter_columns(
+            for _archive, batch, pixels, stored in ingest.iter_batches(
                     to_read, workers=self.spec.decode_threads, file_list=self.plan.get("file_list_path"),
                     with_pixels=True, with_bytes=True, licenses=list(self.licenses), size=self.compound.input_size,
                     queue=max(4 * max(self.spec.decode_threads, 1), len(to_read))):
-                collected.add(columns, pixels, stored)
+                collected.add(batch, pixels, stored)
         return collected
 
     def decide_and_write(self, k: int, collected: Collected, started: float) -> dict:
