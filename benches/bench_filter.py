@@ -1,7 +1,12 @@
-"""Benchmark: `rocov2-fast filter` (CPU) vs the careful Python way of the same steps on the same
-corpus and models: licence from the file list, `tarfile` streaming, lxml, Pillow `draft` + pad to
-the model size, imagehash pHash + dHash, onnxruntime compound then radiology model, one process
-per core (each with single-threaded onnxruntime sessions), numpy near-duplicate search.
+"""Benchmark: `rocov2-fast filter` (CPU) vs the careful Python way of the same work on the same
+corpus and models: licence from the file list (excluded packages never opened), `tarfile`
+streaming, lxml, Pillow `draft` (to 224 px, as filter hashes) + pad to the model size, imagehash
+pHash + dHash and a 32×32 gray thumbnail, onnxruntime compound then radiology model with the
+models' thresholds, one process per core (each with single-threaded onnxruntime sessions), the
+kept images' original bytes written, numpy near-duplicate search confirmed by AntiDupl's rule
+(duplicates' files removed), and the manifest written as one parquet file. What filter does
+beyond it: the layout detector, caption evidence, image ids, shards with markers (resume), the
+summary and the funnel picture.
 
 Both methods run as fresh processes (start-up and imports included), taking turns, so the
 ratios come from one run of this script; on smooth and textured synth corpora side by side
@@ -31,16 +36,19 @@ sys.path.insert(0, str(HERE))
 
 import python_peers as peers
 
-_models = {}
+_models: dict = {}
+_out: list[Path] = []
 
 
-def _init(compound: str, radiology: str) -> None:
+def _init(compound: str, radiology: str, out: str) -> None:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     for name, path in (("compound", compound), ("radiology", radiology)):
-        _models[name] = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        _models[name] = (session, float(session.get_modelmeta().custom_metadata_map["threshold"]))
+    _out.append(Path(out))
 
 
 def pad_to(img, size: int) -> np.ndarray:
@@ -53,9 +61,11 @@ def pad_to(img, size: int) -> np.ndarray:
     return np.asarray(canvas)
 
 
-def filter_package(args: tuple[str, int, int]) -> list[tuple]:
-    """One package, each image decoded once: tar stream, XML figures, Pillow draft + pad, hashes,
-    then both models on the package's images."""
+def filter_package(args: tuple[str, int, int]) -> list[dict]:
+    """One package, each image decoded once: tar stream, XML figures, Pillow draft + pad, pHash,
+    dHash and the 32×32 gray thumbnail for the near-duplicate check, both models on the package's
+    images with the models' thresholds; the original bytes of the images both models keep are
+    written to OUT/images (the parent removes near-duplicates). → one manifest row per figure."""
     import tarfile
 
     import imagehash
@@ -73,48 +83,112 @@ def filter_package(args: tuple[str, int, int]) -> list[tuple]:
                     xml = tar.extractfile(m).read()
                 elif name.lower().endswith(peers.IMAGE_EXT):
                     members[name] = tar.extractfile(m).read()
-    except (tarfile.TarError, OSError, EOFError):
-        return []
+    except (tarfile.TarError, OSError, EOFError) as e:
+        return [{"archive": path, "status": "bad_archive", "error": str(e)}]
     if xml is None:
-        return []
-    pixels, keys, hashes = [], [], []
-    for _fig_id, _caption, href in peers.figures(xml):
+        return [{"archive": path, "status": "no_xml"}]
+    rows, pixels = [], []
+    for fig_id, caption, href in peers.figures(xml):
+        row = {"archive": path, "figure": fig_id, "graphic": href, "caption": caption}
+        rows.append(row)
         name = peers.member_for(href or "", members)
         if name is None:
+            row["status"] = "missing_image"
             continue
         try:
             img = Image.open(io.BytesIO(members[name]))
+            row["width"], row["height"] = img.size
             if img.format == "JPEG":
                 img.draft("RGB", (draft, draft))
             img = img.convert("RGB")
             pixels.append(pad_to(img, size))
-            hashes.append(int(str(imagehash.phash(img)), 16))
-            imagehash.dhash(img)
-            keys.append(href)
-        except Exception:  # noqa: BLE001, S112 - a per-image failure, like the core's status
-            continue
-    if not pixels:
-        return []
-    batch = np.stack(pixels)
-    (compound,) = _models["compound"].run(["prob"], {"pixels": batch})
-    single = np.flatnonzero(compound < 0.5)
-    radiology = np.zeros(len(batch), np.float32)
-    if len(single):
-        (radiology[single],) = _models["radiology"].run(["prob"], {"pixels": batch[single]})
-    return [(path, k, float(c), float(r), h) for k, c, r, h in zip(keys, compound, radiology, hashes)]
+            row["phash"], row["dhash"] = str(imagehash.phash(img)), str(imagehash.dhash(img))
+            row["thumb32"] = img.convert("L").resize((32, 32), Image.BILINEAR).tobytes()
+            row["status"], row["member"], row["pixel"] = "ok", name, len(pixels) - 1
+        except Exception as e:  # noqa: BLE001 - a per-image status, like the core's
+            row["status"], row["error"] = "decode_error", str(e)
+    if pixels:
+        batch = np.stack(pixels)
+        (compound_model, compound_threshold), (radiology_model, radiology_threshold) = _models["compound"], _models["radiology"]
+        (compound,) = compound_model.run(["prob"], {"pixels": batch})
+        single = np.flatnonzero(compound < compound_threshold)
+        radiology = np.full(len(batch), np.nan, np.float32)
+        if len(single):
+            (radiology[single],) = radiology_model.run(["prob"], {"pixels": batch[single]})
+        for row in rows:
+            if "pixel" in row:
+                k = row.pop("pixel")
+                row["compound_score"], row["radiology_score"] = float(compound[k]), float(radiology[k])
+                row["fate"] = "kept" if compound[k] < compound_threshold and radiology[k] >= radiology_threshold else "dropped"
+                if row["fate"] == "kept":
+                    row["image_path"] = f"images/{Path(path).name.split('.')[0]}_{row['member']}"
+                    (_out[0] / row["image_path"]).write_bytes(members[row["member"]])
+    return rows
 
 
-def python_filter(corpus: Path, workers: int, compound: str, radiology: str, size: int, draft: int) -> int:
+def near_duplicates(kept: list[dict], radius: int = 6) -> dict[int, int]:
+    """AntiDupl's rule over pHash candidates (numpy, all pairs): thumbnails' RMS difference ≤ 5 %
+    of full scale and aspect ratios within 3 %; clusters kept by their largest image.
+    → {row: the row it duplicates}."""
+    if len(kept) < 2:
+        return {}
+    hashes = np.array([int(r["phash"], 16) for r in kept], dtype=np.uint64)
+    i, j = np.nonzero(np.triu(np.bitwise_count(hashes[:, None] ^ hashes[None, :]) <= radius, k=1))
+    thumbs = np.stack([np.frombuffer(r["thumb32"], np.uint8) for r in kept]).astype(np.float32)
+    aspect = np.array([r["width"] / r["height"] for r in kept])
+    parent = list(range(len(kept)))
+
+    def root(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for a, b in zip(i.tolist(), j.tolist()):
+        rms = np.sqrt(np.mean((thumbs[a] - thumbs[b]) ** 2)) / 255
+        if rms <= 0.05 and abs(aspect[a] / aspect[b] - 1) <= 0.03:
+            parent[root(a)] = root(b)
+    clusters: dict[int, list[int]] = {}
+    for a in range(len(kept)):
+        clusters.setdefault(root(a), []).append(a)
+    out = {}
+    for members in (c for c in clusters.values() if len(c) > 1):
+        best = max(members, key=lambda a: kept[a]["width"] * kept[a]["height"])
+        out.update({a: best for a in members if a != best})
+    return out
+
+
+def python_filter(corpus: Path, workers: int, compound: str, radiology: str, size: int, draft: int, out: Path) -> int:
+    """The careful Python way of what `filter` does: licence from the file list (excluded packages
+    never opened, one row each), per package in a process pool (`filter_package`), near-duplicates
+    over the kept images (files of duplicates removed), then the manifest as one parquet file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     import rocov2_fast as rf
 
-    allowed = {r["Accession ID"] for r in csv.DictReader((corpus / "oa_file_list.csv").open()) if r["License"] in ("CC BY", "CC BY-NC")}
-    sources = [s for s in rf.discover_sources([str(corpus)]) if Path(s).name.split(".")[0] in allowed]
-    with Pool(workers, initializer=_init, initargs=(compound, radiology)) as pool:
-        rows = [r for rs in pool.imap_unordered(filter_package, [(s, size, draft) for s in sources]) for r in rs]
-    kept = np.array([r[4] for r in rows if r[2] < 0.5 and r[3] >= 0.5], dtype=np.uint64)
-    if len(kept) > 1:
-        (np.bitwise_count(kept[:, None] ^ kept[None, :]) <= 6).sum()
-    return len(rows)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    listed = {r["Accession ID"]: r["License"] for r in csv.DictReader((corpus / "oa_file_list.csv").open())}
+    sources = rf.discover_sources([str(corpus)])
+    allowed = [s for s in sources if listed.get(Path(s).name.split(".")[0]) in ("CC BY", "CC BY-NC")]
+    rows = [{"archive": s, "status": "not_read", "license": listed.get(Path(s).name.split(".")[0]), "fate": "dropped"}
+            for s in sources if s not in set(allowed)]
+    with Pool(workers, initializer=_init, initargs=(compound, radiology, str(out))) as pool:
+        for package_rows in pool.imap(filter_package, [(s, size, draft) for s in allowed]):
+            rows.extend(package_rows)
+    kept = [r for r in rows if r.get("fate") == "kept"]
+    for a, b in near_duplicates(kept).items():
+        kept[a].update(fate="dropped", duplicate_of=kept[b]["image_path"])
+        (out / kept[a].pop("image_path")).unlink()
+    for r in rows:
+        r.setdefault("fate", "dropped")
+    columns = sorted({k for r in rows for k in r})
+    pq.write_table(pa.Table.from_pylist(rows, schema=pa.schema([(c, pa.binary() if c == "thumb32" else
+                                                                    pa.float32() if c.endswith("_score") else
+                                                                    pa.int32() if c in ("width", "height") else pa.string())
+                                                                   for c in columns])),
+                   out / "manifest.parquet", compression="zstd")
+    return sum(1 for r in rows if "compound_score" in r)
 
 
 def rocov2_filter(corpus: Path, workers: int) -> dict:
@@ -134,8 +208,12 @@ def rocov2_filter(corpus: Path, workers: int) -> dict:
 
 def python_careful(corpus: Path, workers: int, draft: int) -> dict:
     """The careful Python way as a fresh process (this script with --python-peer-only)."""
-    r = peers.run_measured([sys.executable, __file__, "--python-peer-only", "--corpus", str(corpus),
-                            "--workers", str(workers), "--python-draft", str(draft)])
+    out = Path(tempfile.mkdtemp())
+    try:
+        r = peers.run_measured([sys.executable, __file__, "--python-peer-only", "--corpus", str(corpus),
+                                "--workers", str(workers), "--python-draft", str(draft), "--python-out", str(out / "run")])
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
     r["images"] = int(r["stdout"].split()[-1])
     return r
 
@@ -172,15 +250,16 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--python-peer-only", action="store_true", help="run the Python way once and print its image count")
-    ap.add_argument("--python-draft", type=int, default=128,
-                    help="JPEG draft size of the Python way: 128 (the model's input size: cheapest, hashes from a "
-                         "smaller image) or 224 (the size rocov2-fast hashes from)")
+    ap.add_argument("--python-draft", type=int, default=224,
+                    help="JPEG draft size of the Python way: 224 (the size rocov2-fast hashes from, and the careful way "
+                         "of bench_scan and issue 18) or 128 (the model's input size: cheaper, hashes from a smaller image)")
+    ap.add_argument("--python-out", type=Path, help="(with --python-peer-only) where the Python way writes its manifest and images")
     args = ap.parse_args()
     if args.python_peer_only:
         from rocov2_fast.filter.models import default_model_path
 
         compound, radiology = str(default_model_path("compound")), str(default_model_path("radiology"))
-        print(python_filter(args.corpus[0], args.workers, compound, radiology, 128, args.python_draft))
+        print(python_filter(args.corpus[0], args.workers, compound, radiology, 128, args.python_draft, args.python_out))
         return
     from bench_scan import ensure_corpus, ensure_replicated
 

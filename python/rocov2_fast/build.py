@@ -55,9 +55,9 @@ class Stage:
 
 
 def run_filter_stage(run_dir: Path, o: FilterOptions, fresh: bool) -> dict:
-    from .filter.run import run_filter
+    from .filter.run import run
 
-    summary = run_filter(replace(o, out=run_dir, fresh=fresh))
+    summary = run(run_dir, replace(o, fresh=fresh))
     return {"funnel": summary["funnel"], "funnel_text": summary["funnel_text"],
             "shards_processed": summary["shards_processed_this_run"], "shards": summary["shards"]}
 

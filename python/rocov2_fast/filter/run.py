@@ -18,7 +18,7 @@ import hashlib
 import os
 import stat
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import polars as pl
@@ -252,11 +252,14 @@ def worker_count(opts: FilterOptions) -> int:
 
 def worker_specs(opts: FilterOptions, n: int) -> list[WorkerSpec]:
     """One spec per local worker: a GPU each (unless --cpu-sessions), decode threads and CPU
-    session threads split over the workers."""
+    session threads split over the workers. A CPU session gets half of its worker's cores: while
+    it scores a shard, the worker's decode threads read the next one on the other half (on 2 cores,
+    one onnxruntime thread instead of its default two: less CPU for the same scores, which do not
+    depend on the thread count; benches/RESULTS.md)."""
     gpus = visible_gpus() if opts.gpus < 0 else opts.gpus
     cores = os.cpu_count() or 1
     decode = max(1, (opts.workers or cores) // n) if (opts.workers or n > 1) else 0
-    session_threads = opts.session_threads or (max(1, cores // n) if n > 1 and (not gpus or opts.cpu_sessions) else 0)
+    session_threads = opts.session_threads or (max(1, cores // n // 2) if not gpus or opts.cpu_sessions else 0)
     return [WorkerSpec(run_dir=str(opts.out), device=(i % gpus if gpus and not opts.cpu_sessions else None),
                        decode_threads=decode, session_threads=session_threads, batch_size=opts.batch_size,
                        name=f"worker-{i}" if opts.num_nodes == 1 else f"node{opts.node_rank}-worker-{i}")
@@ -267,7 +270,14 @@ def lock_name(opts: FilterOptions) -> str:
     return "filter" if opts.num_nodes == 1 else f"filter --node-rank {opts.node_rank}"
 
 
+def run(run_dir: str | os.PathLike, options: FilterOptions) -> dict:
+    """The filter stage's entry point, named as every stage's (`<stage>.run(run_dir, options)`):
+    `options` with its `out` replaced by `run_dir`."""
+    return run_filter(replace(options, out=Path(run_dir)))
+
+
 def run_filter(opts: FilterOptions) -> dict:
+    """The whole filter on `opts.out` (also `run(run_dir, options)`)."""
     started = time.perf_counter()
     check_options(opts)
     run = RunDir(opts.out)
@@ -480,8 +490,10 @@ def rethreshold(out: Path, compound: float | None = None, radiology: float | Non
     config["thresholds"] = new
     write_json_atomic(run.run_json, config)
     manifest = finish(run, dedup_distance)
-    opts = FilterOptions(inputs=[], out=out, dedup_distance=dedup_distance)
-    summary = summarise(manifest, {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()},
+    # the options the run was made with (its models' paths: the report names them), not defaults
+    options = (read_json(run.summary) or {}).get("options") or {
+        k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(FilterOptions(inputs=[], out=out)).items()}
+    summary = summarise(manifest, {**options, "dedup_distance": dedup_distance},
                         time.perf_counter() - started, config["source_count"], 0, len(run.markers()))
     summary["rethreshold"] = {"old": old, "new": new, "unscored_images": unscored}
     write_summary(run, summary)
