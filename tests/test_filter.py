@@ -108,6 +108,35 @@ def test_rerun_resumes_without_redoing_finished_shards(corpus, run):
     assert pl.read_parquet(out / "manifest.parquet").equals(before)
 
 
+def test_the_stage_entry_point_is_run_of_run_dir_and_options(corpus, run, tmp_path):
+    import rocov2_fast.filter.run as stage
+
+    out, first = run
+    options = FilterOptions(inputs=[str(corpus)], out=tmp_path / "not-this", workers=2, file_list=str(corpus / "oa_file_list.csv"), shard_size=5)
+    again = stage.run(out, options)  # `out` is the run directory: resumed, nothing left to do
+    assert again["shards_processed_this_run"] == 0 and again["funnel"] == first["funnel"]
+    assert not (tmp_path / "not-this").exists()
+
+
+def test_model_metadata_is_read_without_a_session_as_onnxruntime_reads_it(tmp_path):
+    import numpy as np
+
+    from rocov2_fast.filter.models import onnxruntime, read_metadata
+
+    for kind in ("compound", "radiology"):
+        path = default_model_path(kind)
+        session = onnxruntime().InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        assert read_metadata(path) == dict(session.get_modelmeta().custom_metadata_map)
+        assert FilterModel.describe(path).meta == FilterModel.load(path).meta
+    (tmp_path / "text.onnx").write_bytes(b"not a model at all")
+    with pytest.raises(Rocov2Error, match="not an ONNX model"):
+        read_metadata(tmp_path / "text.onnx")
+    (tmp_path / "empty.onnx").write_bytes(b"\x08\x07" + b"\x00" * 10)  # parses, holds no graph
+    model = FilterModel.load(tmp_path / "empty.onnx")  # the session is built in the background
+    with pytest.raises(Rocov2Error, match="onnxruntime cannot load it"):
+        model.predict(np.zeros((2, 128, 128, 3), np.uint8))
+
+
 def test_changed_settings_need_fresh(corpus, run):
     out, _ = run
     with pytest.raises(Rocov2Error, match="--fresh"):

@@ -36,10 +36,32 @@ class Funnel:
         return out
 
 
+#: the parts' 32×32 thumbnail column: 1 KiB per decoded image, needed only for the kept ones (near-duplicates)
+THUMB = "thumb32"
+
+
+def read_parts(run: RunDir) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every part's rows without the thumbnails, and (image_id, thumb32) of the kept rows only:
+    what finish holds grows by the manifest's row, not by the thumbnail of every decoded image."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows, thumbs = [], []
+    schema = pa.schema([f for f in MANIFEST_SCHEMA if f.name != THUMB])
+    for k in sorted(run.markers()):
+        part = pq.ParquetFile(run.part_path(k))
+        rows.append(part.read(columns=schema.names).cast(schema))
+        kept = part.read(columns=["image_id", "fate", THUMB])
+        thumbs.append(pl.from_arrow(kept).filter(pl.col("fate") == "kept").select("image_id", THUMB))
+    manifest = pl.from_arrow(pa.concat_tables(rows) if rows else schema.empty_table())
+    return manifest, (pl.concat(thumbs) if thumbs else pl.DataFrame(schema={"image_id": pl.String, THUMB: pl.Binary}))
+
+
 def finish(run: RunDir, dedup_distance: int) -> pl.DataFrame:
     """Global near-duplicate removal over all shards, then the merged manifest."""
-    manifest = pl.from_arrow(run.read_parts(MANIFEST_SCHEMA)).sort("archive", "figure_index", "graphic", "image_id", nulls_last=True)
-    kept = manifest.filter(pl.col("fate") == "kept")
+    manifest, thumbs = read_parts(run)
+    manifest = manifest.sort("archive", "figure_index", "graphic", "image_id", nulls_last=True)
+    kept = manifest.filter(pl.col("fate") == "kept").join(thumbs, on="image_id", how="left", maintain_order="left")
     result = dedup.find_duplicates(kept, dedup_distance)
     duplicates = pl.DataFrame({"image_id": list(result.duplicate_of), "duplicate_of": list(result.duplicate_of.values())},
                               schema={"image_id": pl.String, "duplicate_of": pl.String}).sort("image_id")
@@ -55,7 +77,7 @@ def finish(run: RunDir, dedup_distance: int) -> pl.DataFrame:
         pl.when(is_dup).then(None).otherwise(pl.col("image_path")).alias("image_path"),
         pl.when(is_dup).then(pl.lit("dropped")).otherwise(pl.col("fate")).alias("fate"),
     )
-    write_table_atomic(run.manifest, align(manifest.drop("thumb32").with_columns(pl.lit(None, pl.Binary).alias("thumb32"))))
+    write_table_atomic(run.manifest, align(manifest))  # thumb32: null in the merged manifest (parts only)
     return manifest
 
 
