@@ -11,9 +11,9 @@ summary and the funnel picture.
 Both methods run as fresh processes (start-up and imports included), taking turns, so the
 ratios come from one run of this script; on smooth and textured synth corpora side by side
 (`--figures`), or on the corpora given with `--corpus`. Peak RSS is the sampled sum over each
-process tree, also on the corpus `--rss-times` over (bench_scan.ensure_replicated).
+process tree, also on the corpus `--rss-times` over (bench_scan.ensure_replicated; e.g. `3,6`).
 
-    .venv/bin/python benches/bench_filter.py --articles 100 --rss-times 3 --workers 2
+    .venv/bin/python benches/bench_filter.py --articles 100 --rss-times 3,6 --workers 2
     .venv/bin/python benches/bench_filter.py --corpus benches/out/corpus-textured-100-s0
 """
 
@@ -218,9 +218,9 @@ def python_careful(corpus: Path, workers: int, draft: int) -> dict:
     return r
 
 
-def bench_corpus(corpus: Path, big: Path | None, args: argparse.Namespace) -> dict:
+def bench_corpus(corpus: Path, big: dict[int, Path], args: argparse.Namespace) -> dict:
     """Both methods on `corpus`, taking turns `--repeat` rounds (best wall, least CPU and RSS kept);
-    then once each on the larger corpus `big` for peak RSS."""
+    then once each on the larger corpora `big` ({times: corpus}) for peak RSS."""
     runs = {"rocov2-fast": lambda c: rocov2_filter(c, args.workers),
             "python-careful": lambda c: python_careful(c, args.workers, args.python_draft)}
     best: dict[str, dict] = {}
@@ -231,12 +231,12 @@ def bench_corpus(corpus: Path, big: Path | None, args: argparse.Namespace) -> di
             b = best.setdefault(method, r)
             for key in ("wall_s", "cpu_s", "peak_rss_mb"):
                 b[key] = min(b[key], r[key])
-    if big is not None:
+    for times, corpus_times in big.items():
         for method, fn in runs.items():
-            best[method]["peak_rss_mb_big"] = fn(big)["peak_rss_mb"]
+            best[method][f"peak_rss_mb_x{times}"] = fn(corpus_times)["peak_rss_mb"]
     for r in best.values():
         r["wall_speedup_vs_careful"] = best["python-careful"]["wall_s"] / r["wall_s"]
-    return {"corpus": str(corpus), "big_corpus": str(big) if big else None, "methods": best}
+    return {"corpus": str(corpus), "big_corpora": {t: str(c) for t, c in big.items()}, "methods": best}
 
 
 def main() -> None:
@@ -244,8 +244,8 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, nargs="*", help="corpora to run on (default: synth corpora of --figures)")
     ap.add_argument("--figures", default="smooth,textured", help="synth --figures profiles to compare")
     ap.add_argument("--articles", type=int, default=100)
-    ap.add_argument("--rss-times", type=int, default=0,
-                    help="peak RSS also on the corpus this many times over (bench_scan.ensure_replicated; 0: not)")
+    ap.add_argument("--rss-times", default="",
+                    help="peak RSS also on the corpus this many times over, comma-separated (bench_scan.ensure_replicated; '': not)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
@@ -264,20 +264,23 @@ def main() -> None:
     from bench_scan import ensure_corpus, ensure_replicated
 
     if args.corpus:
-        pairs = [(c, None) for c in args.corpus]
+        pairs = [(c, {}) for c in args.corpus]
     else:
         corpora = [ensure_corpus(f, args.articles, args.seed) for f in args.figures.split(",")]
-        pairs = [(c, ensure_replicated(c, args.rss_times) if args.rss_times else None) for c in corpora]
+        times = [int(t) for t in args.rss_times.split(",") if t.strip()]
+        pairs = [(c, {t: ensure_replicated(c, t) for t in times}) for c in corpora]
     before = peers.environment()
     results = [bench_corpus(c, big, args) for c, big in pairs]
     env = {"start": before, "end": peers.environment()}
     print(f"\nworkers {args.workers}, python draft {args.python_draft}, best of {args.repeat}")
+    times = sorted({t for res in results for t in res["big_corpora"]})
     print(f"{'corpus':28} {'method':15} {'images':>6} {'wall s':>7} {'CPU-s':>7} {'speed-up vs careful':>19} "
-          f"{'peak RSS MB':>11} {'(larger corpus)':>15}")
+          f"{'peak RSS MB':>11}" + "".join(f" {'x' + str(t):>6}" for t in times))
     for res in results:
         for method, r in res["methods"].items():
             print(f"{Path(res['corpus']).name:28} {method:15} {r['images']:6d} {r['wall_s']:7.2f} {r['cpu_s']:7.2f} "
-                  f"{r['wall_speedup_vs_careful']:18.2f}x {r['peak_rss_mb']:11.0f} {r.get('peak_rss_mb_big', float('nan')):15.0f}")
+                  f"{r['wall_speedup_vs_careful']:18.2f}x {r['peak_rss_mb']:11.0f}"
+                  + "".join(f" {r.get(f'peak_rss_mb_x{t}', float('nan')):6.0f}" for t in times))
     print(f"commit {before['commit']} (core built {before['core_built']}); load average {before['load_average'][0]:.1f} "
           f"at the start, {env['end']['load_average'][0]:.1f} at the end")
     out = HERE / "out"
