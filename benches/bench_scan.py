@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -82,7 +83,7 @@ def ensure_replicated(corpus: Path, times: int) -> Path:
 
 
 def command(method: str, corpus: Path, workers: int, out: Path) -> list[str]:
-    if method == "rocov2-fast":
+    if method in ("rocov2-fast", "baseline"):
         cli = Path(sys.executable).with_name("rocov2-fast")
         head = [str(cli)] if cli.exists() else [sys.executable, "-m", "rocov2_fast.cli"]
         return head + ["scan", str(corpus), "--out", str(out), "--workers", str(workers), "--no-progress"]
@@ -94,9 +95,12 @@ def images_ok(stdout: str) -> int:
     return int(re.search(r"(\d+) images ok", stdout).group(1))
 
 
-def run(method: str, corpus: Path, workers: int) -> dict:
+def run(method: str, corpus: Path, workers: int, baseline: str | None = None) -> dict:
+    """`baseline`: for the method of that name, the folder holding the rocov2_fast package to run
+    (put first on PYTHONPATH)."""
+    env = {**os.environ, "PYTHONPATH": baseline} if method == "baseline" and baseline else None
     with tempfile.TemporaryDirectory() as tmp:
-        r = python_peers.run_measured(command(method, corpus, workers, Path(tmp) / "scan.parquet"))
+        r = python_peers.run_measured(command(method, corpus, workers, Path(tmp) / "scan.parquet"), env=env)
     r["images"] = images_ok(r.pop("stdout"))
     return r
 
@@ -108,8 +112,8 @@ def bench_profile(figures: str, args: argparse.Namespace) -> dict:
     best: dict[str, dict] = {}
     for _ in range(args.repeat):
         for method in methods:
-            r = run(method, corpus, args.workers)
-            r["startup_cpu_s"] = run(method, one, args.workers)["cpu_s"]
+            r = run(method, corpus, args.workers, args.baseline)
+            r["startup_cpu_s"] = run(method, one, args.workers, args.baseline)["cpu_s"]
             b = best.setdefault(method, r)
             for key in ("wall_s", "cpu_s", "peak_rss_mb", "startup_cpu_s"):
                 b[key] = min(b[key], r[key])
@@ -117,7 +121,7 @@ def bench_profile(figures: str, args: argparse.Namespace) -> dict:
     if args.rss_times:
         big = ensure_replicated(corpus, args.rss_times)
         for method in methods:
-            best[method]["peak_rss_mb_big"] = run(method, big, args.workers)["peak_rss_mb"]
+            best[method]["peak_rss_mb_big"] = run(method, big, args.workers, args.baseline)["peak_rss_mb"]
     careful = best.get("python-careful")
     for r in best.values():
         r["cpu_vs_floor"] = r["cpu_s"] / fl["floor_cpu_s"]
@@ -155,7 +159,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3, help="rounds; the best wall and least CPU of each method are kept")
-    ap.add_argument("--methods", default="rocov2-fast,python-careful", help="also: python-naive")
+    ap.add_argument("--methods", default="rocov2-fast,python-careful", help="also: python-naive, baseline")
+    ap.add_argument("--baseline", help="for the method 'baseline': a folder holding another rocov2_fast package (with "
+                                       "its _core), e.g. a copy from before a change, run as `rocov2-fast scan` with "
+                                       "that folder first on PYTHONPATH")
     args = ap.parse_args()
     before = python_peers.environment()
     results = [bench_profile(figures, args) for figures in args.figures.split(",")]
