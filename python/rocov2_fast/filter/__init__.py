@@ -1,5 +1,6 @@
 """The filter stage: records → batches → decisions → manifest (see run.py)."""
 
+import gc as _gc
 import os as _os
 import sys as _sys
 
@@ -25,7 +26,17 @@ def fewer_malloc_arenas() -> None:
 
 fewer_malloc_arenas()
 
-from .models import FilterModel, GpuUnavailableError  # noqa: E402  (after the arena limit)
-from .run import FilterOptions, run_filter  # noqa: E402  (the stage's entry point: filter.run.run)
+# numpy, polars, pyarrow and onnxruntime make some hundred thousand objects on import: without the
+# collector meanwhile (its full passes re-walk them all), then frozen out of its later passes, as
+# cli.main does with what it imported
+_collecting = _gc.isenabled()
+_gc.disable()
+try:
+    from .models import FilterModel, GpuUnavailableError  # noqa: E402  (after the arena limit)
+    from .run import FilterOptions, run_filter  # noqa: E402  (the stage's entry point: filter.run.run)
+finally:
+    if _collecting:
+        _gc.enable()
+_gc.freeze()
 
 __all__ = ["FilterModel", "FilterOptions", "GpuUnavailableError", "run_filter"]
