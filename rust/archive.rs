@@ -266,11 +266,7 @@ const WHOLE_GUNZIP_MAX_INFLATED: u64 = 256 << 20;
 /// produces the precise error. The `archive` fuzz target's entry point.
 pub fn read_package_bytes(compressed: &[u8], limits: &ReadLimits) -> Contents {
     let mut contents = Contents { stored_bytes: compressed.len() as u64, ..Default::default() };
-    let result = match gunzip_members(compressed) {
-        Some(tar_bytes) => read_tar(&tar_bytes[..], limits, &mut contents),
-        None => read_tar(MultiGzDecoder::new(compressed), limits, &mut contents),
-    };
-    if let Err(e) = result {
+    if let Err(e) = read_gzipped_tar(compressed, |tar| read_tar(tar, limits, &mut contents)) {
         contents.error = Some(e);
     }
     contents
@@ -294,6 +290,54 @@ pub fn read_tar_bytes(tar_bytes: &[u8], limits: &ReadLimits) -> Contents {
         contents.error = Some(e);
     }
     contents
+}
+
+/// Runs `read` over the tar inside the gzip bytes `compressed`: inflated in one go, every gzip
+/// member in turn ([`gunzip_members`]), or, when that fails (big, damaged), streamed, which also
+/// produces the precise error. The scan's packages and `members.rs` read their tars through it.
+pub(crate) fn read_gzipped_tar<T>(compressed: &[u8], read: impl FnOnce(&mut dyn Read) -> T) -> T {
+    match gunzip_members(compressed) {
+        Some(tar_bytes) => read(&mut &tar_bytes[..]),
+        None => read(&mut MultiGzDecoder::new(compressed)),
+    }
+}
+
+/// One regular file of a tar stream, as [`for_each_file`] hands it out: its name (bytes read as
+/// UTF-8, lossily), the size its header gives, and its bytes on request.
+pub(crate) struct FileEntry<'a, R: Read> {
+    pub name: String,
+    pub size: u64,
+    entry: tar::Entry<'a, R>,
+}
+
+impl<R: Read> FileEntry<'_, R> {
+    /// The file's bytes; an error when the stream breaks or ends inside it.
+    pub fn read(&mut self) -> Result<Vec<u8>, String> {
+        let mut data = Vec::with_capacity(self.size.min(1 << 30) as usize);
+        self.entry.read_to_end(&mut data).map_err(|e| format!("broken tar stream in {}: {e}", self.name))?;
+        if (data.len() as u64) < self.size {
+            return Err(format!("archive ends inside member {}", self.name));
+        }
+        Ok(data)
+    }
+}
+
+/// Hands every regular file of the tar `reader` to `visit`, in order (it reads the file or
+/// not); folders, links and other entries are skipped. The tar ends at its end-of-archive
+/// blocks. Errors: a broken stream, a bad header, or what `visit` returns.
+pub(crate) fn for_each_file<R: Read>(reader: R, mut visit: impl FnMut(FileEntry<'_, R>) -> Result<(), String>) -> Result<(), String> {
+    let mut archive = tar::Archive::new(reader);
+    let entries = archive.entries().map_err(|e| format!("not a tar: {e}"))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("broken tar stream: {e}"))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let size = entry.header().size().map_err(|e| format!("bad tar header for {name}: {e}"))?;
+        visit(FileEntry { name, size, entry })?;
+    }
+    Ok(())
 }
 
 /// All gzip members of `compressed`, inflated and concatenated; `None` when damaged or when the
@@ -381,29 +425,17 @@ impl Drop for RawDecompressor {
 }
 
 fn read_tar(reader: impl Read, limits: &ReadLimits, contents: &mut Contents) -> Result<(), String> {
-    let mut archive = tar::Archive::new(reader);
-    let entries = archive.entries().map_err(|e| format!("not a tar.gz: {e}"))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| format!("broken tar stream: {e}"))?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let size = entry.header().size().map_err(|e| format!("bad tar header for {name}: {e}"))?;
-        match classify(&name, size, limits, contents.xml.is_some()) {
+    for_each_file(reader, |mut file| {
+        match classify(&file.name, file.size, limits, contents.xml.is_some()) {
             Some(true) => {
-                let mut data = Vec::with_capacity(size as usize);
-                entry.read_to_end(&mut data).map_err(|e| format!("broken tar stream in {name}: {e}"))?;
-                if (data.len() as u64) < size {
-                    return Err(format!("archive ends inside member {name}"));
-                }
-                keep(contents, name, data);
+                let data = file.read()?;
+                keep(contents, file.name, data);
             }
-            Some(false) => contents.unread.push(Unread { name, size, too_large: true }),
-            None => contents.unread.push(Unread { name, size, too_large: false }),
+            Some(false) => contents.unread.push(Unread { name: file.name, size: file.size, too_large: true }),
+            None => contents.unread.push(Unread { name: file.name, size: file.size, too_large: false }),
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn read_article_dir(dir: &Path, limits: &ReadLimits) -> Contents {

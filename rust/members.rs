@@ -3,7 +3,7 @@
 //! them (`archive.rs`: every gzip member in turn, inflated in one go when small); a plain tar is
 //! read too; in an article folder a name is a file of the folder.
 
-use crate::archive::{basename, gunzip_members, WHOLE_GUNZIP_MAX_STORED};
+use crate::archive::{basename, for_each_file, read_gzipped_tar, WHOLE_GUNZIP_MAX_STORED};
 use crate::error::CoreError;
 use flate2::read::MultiGzDecoder;
 use std::collections::{HashMap, HashSet};
@@ -38,10 +38,7 @@ pub fn read_members(source: &Path, names: &HashSet<String>, by: Match) -> Result
         read_tar(BufReader::new(file), names, by, &mut found)
     } else if meta.len() <= WHOLE_GUNZIP_MAX_STORED {
         let compressed = std::fs::read(source).map_err(|e| fail(format!("cannot read: {e}")))?;
-        match gunzip_members(&compressed) {
-            Some(tar) => read_tar(&tar[..], names, by, &mut found),
-            None => read_tar(MultiGzDecoder::new(&compressed[..]), names, by, &mut found),
-        }
+        read_gzipped_tar(&compressed, |tar| read_tar(tar, names, by, &mut found))
     } else {
         read_tar(MultiGzDecoder::new(BufReader::with_capacity(256 << 10, file)), names, by, &mut found)
     };
@@ -50,30 +47,16 @@ pub fn read_members(source: &Path, names: &HashSet<String>, by: Match) -> Result
 }
 
 fn read_tar(reader: impl Read, names: &HashSet<String>, by: Match, found: &mut HashMap<String, Vec<u8>>) -> Result<(), String> {
-    let mut archive = tar::Archive::new(reader);
-    let entries = archive.entries().map_err(|e| format!("not a tar: {e}"))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| format!("broken tar stream: {e}"))?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+    for_each_file(reader, |mut file| {
         let key = match by {
-            Match::Name => name.clone(),
-            Match::FileName => basename(&name).to_string(),
+            Match::Name => file.name.clone(),
+            Match::FileName => basename(&file.name).to_string(),
         };
-        if !names.contains(&key) {
-            continue;
+        if names.contains(&key) {
+            found.insert(key, file.read()?);
         }
-        let size = entry.header().size().map_err(|e| format!("bad tar header for {name}: {e}"))?;
-        let mut data = Vec::with_capacity(size.min(1 << 30) as usize);
-        entry.read_to_end(&mut data).map_err(|e| format!("broken tar stream in {name}: {e}"))?;
-        if (data.len() as u64) < size {
-            return Err(format!("archive ends inside member {name}"));
-        }
-        found.insert(key, data);
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// A name is looked up by its file name: a folder holds no sub-folders of members.
