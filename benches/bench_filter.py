@@ -164,7 +164,6 @@ def python_filter(corpus: Path, workers: int, compound: str, radiology: str, siz
     over the kept images (files of duplicates removed), then the manifest as one parquet file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-
     import rocov2_fast as rf
 
     (out / "images").mkdir(parents=True, exist_ok=True)

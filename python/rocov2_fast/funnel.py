@@ -66,7 +66,7 @@ def _font(size: int):
 def nice_ticks(top: int, most: int = 6) -> list[int]:
     """0, step, 2·step, … up to the first multiple ≥ `top`, step 1, 2 or 5 × 10^k (at most `most` + 1 ticks)."""
     top = max(int(top), 1)
-    for exponent in range(0, 20):
+    for exponent in range(20):
         for base in (1, 2, 5):
             step = base * 10 ** exponent
             if math.ceil(top / step) <= most:
@@ -89,7 +89,7 @@ def _rotated(image, text: str, font, angle: float, anchor_xy: tuple[float, float
     mask = mask.rotate(angle, resample=Image.BICUBIC, expand=True)
     x, y = anchor_xy
     if corner == "top-right":
-        x, y = x - mask.width, y
+        x -= mask.width
     else:
         x, y = x - mask.width / 2, y - mask.height / 2
     image.paste(Image.new("RGB", mask.size, INK), (round(x), round(y)), mask)

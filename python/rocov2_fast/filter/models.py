@@ -187,7 +187,7 @@ class FilterModel:
         def build() -> None:
             try:
                 model._session = _session(model.path, providers or providers_for_device(None), threads)
-            except BaseException as e:  # handed to whoever needs the session
+            except BaseException as e:  # noqa: BLE001 - handed to whoever needs the session
                 model._failure = e
 
         model._loading = threading.Thread(target=build, name=f"load-{model.path.stem}", daemon=True)
