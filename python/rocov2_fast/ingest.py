@@ -12,28 +12,46 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from . import _core
-from .progress import ScanProgress
 
-#: The scan's columns and their types: the Arrow schema the core builds from rust/schema.rs's
-#: column table (the one list), imported through the Arrow C data interface.
-SCAN_SCHEMA = pa.schema(_core.batch_schema())
-
-#: Columns the filter asks for on top of SCAN_SCHEMA (`pixel_index` with pixels, `image_bytes`
-#: and `thumb32` with bytes).
-FILTER_EXTRA = pa.schema([f for f in pa.schema(_core.batch_schema(with_pixels=True, with_bytes=True))
-                          if f.name not in SCAN_SCHEMA.names])
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
 #: Every value of the `status` column (rust/error.rs `Status`), `not_read` included.
 STATUSES: tuple[str, ...] = tuple(_core.STATUSES)
 
 ROWS_PER_GROUP = 50_000
+
+#: Sources whose rows may wait for `scan`'s writer: rows only (no pixels, no bytes), so a long
+#: queue costs little, and the workers decode on while pyarrow is imported.
+SCAN_QUEUE = 256
+
+
+@cache
+def _schemas() -> dict[str, pa.Schema]:
+    import pyarrow as pa
+
+    scan_schema = pa.schema(_core.batch_schema())
+    full = pa.schema(_core.batch_schema(with_pixels=True, with_bytes=True))
+    return {"SCAN_SCHEMA": scan_schema,
+            "FILTER_EXTRA": pa.schema([f for f in full if f.name not in scan_schema.names])}
+
+
+def __getattr__(name: str):
+    """`SCAN_SCHEMA`: the scan's columns and their types, the Arrow schema the core builds from
+    rust/schema.rs's column table (the one list), imported through the Arrow C data interface;
+    `FILTER_EXTRA`: the columns the filter asks for on top (`pixel_index` with pixels,
+    `image_bytes` and `thumb32` with bytes). Built on first use, so that `scan` can start the
+    core's workers before it imports pyarrow."""
+    if name in ("SCAN_SCHEMA", "FILTER_EXTRA"):
+        return _schemas()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -91,6 +109,8 @@ def iter_batches(inputs: Sequence[str | os.PathLike], *, workers: int = 0, file_
     interface (no copy, no Python object per value); its columns are SCAN_SCHEMA's, then
     `pixel_index` with `with_pixels`, `image_bytes` (large_binary) and `thumb32` with
     `with_bytes`. Options as for `iter_sources`."""
+    import pyarrow as pa
+
     for archive, batch, pixels, stored in _scanner(inputs, workers=workers, file_list=file_list,
                                                    with_pixels=with_pixels, **options):
         yield archive, pa.record_batch(batch), pixels, stored
@@ -102,6 +122,8 @@ def iter_sources(inputs: Sequence[str | os.PathLike], *, workers: int = 0, file_
     exact_hash, max_pixels, max_image_bytes, max_xml_bytes, with_bytes (adds the `image_bytes`
     and `thumb32` columns), licenses (articles under other licences are not decoded); see
     `_core.Scanner`. With `with_pixels`, the table has `pixel_index` (the row of `pixels`)."""
+    import pyarrow as pa
+
     for archive, batch, pixels, stored in iter_batches(inputs, workers=workers, file_list=file_list,
                                                        with_pixels=with_pixels, **options):
         yield SourceRecords(archive, pa.Table.from_batches([batch]), pixels, stored)
@@ -114,11 +136,19 @@ def scan(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, workers
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
     started = time.perf_counter()
+    options.setdefault("queue", SCAN_QUEUE)
+    # The workers start decoding here; pyarrow (and numpy, which it imports) load meanwhile.
     scanner = _scanner(inputs, workers=workers, file_list=file_list, with_pixels=False, **options)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .progress import ScanProgress
+
+    schema = _schemas()["SCAN_SCHEMA"]
     summary = ScanSummary()
     pending: list[pa.RecordBatch] = []
     rows_written = 0
-    with pq.ParquetWriter(partial, SCAN_SCHEMA, compression="zstd") as writer, \
+    with pq.ParquetWriter(partial, schema, compression="zstd") as writer, \
             ScanProgress(total=len(scanner), enabled=show_progress) as progress:
         for _archive, core_batch, _pixels, stored in scanner:
             batch = pa.record_batch(core_batch)
@@ -137,5 +167,7 @@ def scan(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, workers
 def write_row_group(writer: pq.ParquetWriter, batches: list[pa.RecordBatch]) -> None:
     """Writes the batches as one row group (one contiguous chunk per column, so the file's bytes
     do not depend on how the rows were split into sources) and empties the list."""
-    writer.write_table(pa.Table.from_batches(batches, SCAN_SCHEMA).combine_chunks())
+    import pyarrow as pa
+
+    writer.write_table(pa.Table.from_batches(batches, _schemas()["SCAN_SCHEMA"]).combine_chunks())
     batches.clear()
