@@ -242,12 +242,6 @@ def _session(path: Path, providers: list, threads: int):
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
-    if providers == providers_for_device(None):
-        # No CPU arena: it keeps the largest batch's activations (about 1 MB per 128 px image per
-        # model) for the rest of the run and fragments as batch sizes vary (160 → 64 → 160 images:
-        # 326 MB held, 84 MB without it), so a long run's peak RSS crept up with its largest shard.
-        # Scores are the same; the CPU time too (benches/RESULTS.md).
-        options.enable_cpu_mem_arena = False
     try:
         return ort.InferenceSession(str(path), options, providers=providers)
     except Exception as e:  # onnxruntime's own exception types (a file it cannot read as a model)
