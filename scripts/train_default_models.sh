@@ -10,11 +10,14 @@
 #  3. head: `python -m rocov2_fast.modeldev.head` keeps each stage-2 network frozen as a feature
 #     extractor, adds layout features (gutters, straight edges, repetition, intensity, colour) and fits a
 #     logistic head on a twice-as-large mix (seed 0) + the stage-1 synthetic corpus; chooses the L2
-#     strength by val AUC and the threshold on the val split. radiology: the mix of ALL real sources
-#     (second round: + dipy, nilearn, more DICOM, PyWavelets, scikit-learn, sunpy, astropy); it also writes
-#     the FIXED test split with provenance to tests/fixtures/real_images_test/ (seed-independent).
+#     strength by val AUC and the threshold on the val split. radiology: the second round's mix
+#     (--families second-round: + dipy, nilearn, more DICOM, PyWavelets, scikit-learn, sunpy, astropy; a head
+#     refitted on the third round's mix, --families all: + deid-data, mahotas, CT slices in lung / bone /
+#     brain / abdomen windows, tied on val and cross-validation and was not shipped; models/README.md).
 #     compound: the first round's mix (a head refitted on the second round's mix measured a lower val ROC
 #     AUC, 0.886-0.890 vs 0.905 on the same val split; models/README.md);
+#     then the FIXED test split of every family, with provenance, to tests/fixtures/real_images_test/
+#     (seed-independent; --fixtures-only builds no training samples);
 #  4. measure: `python -m rocov2_fast.modeldev.measure` scores both ONNX files on the fixture as the
 #     filter runs them and writes the test numbers into models/real_test_report.json and the ONNX metadata.
 # Needs the train extra (.venv/bin/pip install -e '.[train]'), apt `graphviz` for graphviz flow diagrams
@@ -36,7 +39,8 @@ done
 .venv/bin/python -m rocov2_fast.modeldev.head --seed 0 --init "$stage2" --out models --synthetic "$corpus/truth.csv" \
   --scale 2 --cache "$cache" --kinds compound --families first-round | tee models/head.train.log
 .venv/bin/python -m rocov2_fast.modeldev.head --seed 0 --init "$stage2" --out models --synthetic "$corpus/truth.csv" \
-  --scale 2 --cache "$cache" --kinds radiology --fixtures tests/fixtures/real_images_test | tee models/head.radiology.train.log
+  --scale 2 --cache "$cache" --kinds radiology --families second-round | tee models/head.radiology.train.log
+.venv/bin/python -m rocov2_fast.modeldev.head --fixtures tests/fixtures/real_images_test --fixtures-only
 .venv/bin/python -m rocov2_fast.modeldev.measure --models models --fixtures tests/fixtures/real_images_test
 
 # The older anecdote table (matplotlib's sample data).

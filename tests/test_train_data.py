@@ -146,3 +146,24 @@ def test_second_round_sources_are_real_labelled_and_credited():
     for im in images:
         by_group.setdefault(im.group, set()).add(im.source)
     assert all(len(s) == 1 for s in by_group.values())  # a group never spans two sources
+
+
+def test_third_round_sources_are_real_labelled_and_credited():
+    """deid-data (radiograph, ultrasound, echocardiogram; cookie photos) and mahotas (photos, a micrograph):
+    labelled by what they show, credited, and deid-data's line drawings named `ctbrain` are not taken for CT."""
+    pytest.importorskip("pydicom")
+    from rocov2_fast.modeldev import real
+
+    images = real.deid_images() + real.mahotas_images()
+    if not images:
+        pytest.skip("neither deid-data nor mahotas is installed")
+    for im in images:
+        assert im.image.dtype == np.uint8 and min(im.image.shape[:2]) >= 48 and im.credit and im.licence, im.name
+        assert im.radiology == (im.kind in ("x-ray", "ultrasound")), im.name
+        assert im.image.std() > 10, im.name
+        assert "ctbrain" not in im.name and "lena" not in im.name
+    kinds = {im.kind for im in images}
+    if real.deid_images():
+        assert {"x-ray", "ultrasound", "photo"} <= kinds
+        assert len([im for im in images if im.group == "deid-data/dicom-cookies"]) == 2  # one scene: two of its shots
+    assert set(real.THIRD_ROUND) >= {im.source for im in images}

@@ -152,14 +152,17 @@ def make_compound(rng, pools: Pools, augmenting: bool) -> tuple[np.ndarray, str]
 
 # augmented variants per real train image, by split family (few source images: more variants)
 VARIANTS = {"chest-xray": 3, "dicom": 8, "nibabel": 4, "matplotlib": 12, "scikit-image": 20, "dicom-codecs": 8, "dipy": 4,
-            "nilearn": 4, "nibabel-dicom": 8, "pywavelets": 20, "scikit-learn": 20, "sunpy": 8, "astropy": 20}
+            "nilearn": 4, "nibabel-dicom": 8, "pywavelets": 20, "scikit-learn": 20, "sunpy": 8, "astropy": 20,
+            "deid-data": 8, "mahotas": 20}
 
 
 def build(seed: int = 0, *, train_variants: float = 1.0, renders_train: int = 500, compounds_train: int = 1500,
           renders_eval: int = 120, compounds_eval: int = 160, extra_eval: int = 40, families: tuple[str, ...] | None = None,
-          log=print) -> list[Sample]:
+          windows: bool = False, log=print) -> list[Sample]:
     """Every sample of the mix. Train samples depend on `seed`; val and test do not. `families` keeps only
-    those real split families (`real.FIRST_ROUND`: what the stage-2 networks were fine-tuned on)."""
+    those real split families (`real.FIRST_ROUND`: what the stage-2 networks were fine-tuned on).
+    `windows`: train CT slices also in the other windows of `real.CT_WINDOWS` (tried in the third round: it
+    lowered the cross-validated AUC, models/README.md)."""
     images = real.all_real_images(families)
     by_source: dict[str, list[str]] = {}
     for im in images:
@@ -169,10 +172,14 @@ def build(seed: int = 0, *, train_variants: float = 1.0, renders_train: int = 50
     pools = {s: Pools([], [], []) for s in ("train", "val", "test")}
     # val / test compound figures: the first round's are composed from first-round panels only (so they
     # stay the same figures); `extra_eval` more per split come from every family's panels
+    # (the third round's families join no val / test compound figure: those stay the second round's)
     first = {s: Pools([], [], []) for s in ("train", "val", "test")}
+    earlier = {s: Pools([], [], []) for s in ("train", "val", "test")}
     for k, im in enumerate(images):
         split = splits[im.group]
-        for pool in (pools[split], first[split]) if im.family in real.FIRST_ROUND else (pools[split],):
+        targets = [pools[split]] + ([earlier[split]] if im.family not in real.THIRD_ROUND else [])
+        targets += [first[split]] if im.family in real.FIRST_ROUND else []
+        for pool in targets:
             (pool.radiology if im.radiology else pool.other).append((im.image, im.kind))
         rng = np.random.default_rng([seed if split == "train" else 0, k])
         common = dict(source=im.source, kind=im.kind, group=im.group, split=split, compound=False, radiology=im.radiology,
@@ -183,6 +190,13 @@ def build(seed: int = 0, *, train_variants: float = 1.0, renders_train: int = 50
         samples.append(Sample(im.name, data=encode(rng, im.image, int(rng.integers(400, 1400))), **common))
         for v in range(int(round(VARIANTS.get(im.family, 2) * train_variants))):
             samples.append(Sample(f"{im.name}~{v}", data=encode(rng, augment(rng, im.image, im.radiology), int(rng.integers(300, 1200))), **common))
+        # a CT slice in other windows (lung, bone, brain, abdomen), each with its own variants; its own rng
+        # stream, so the other samples stay as they were
+        wrng = np.random.default_rng([seed, k, 7])
+        for j, alt in enumerate(im.alternates if windows else []):
+            for v in range(int(round(2 * train_variants))):
+                image = alt if v == 0 else augment(wrng, alt, im.radiology)
+                samples.append(Sample(f"{im.name}~w{j}.{v}", data=encode(wrng, image, int(wrng.integers(300, 1200))), **common))
     log(f"real: {sum(1 for s in samples if s.split == 'train')} train, {sum(1 for s in samples if s.split != 'train')} val/test samples")
     for split, n_renders, n_compounds, stream in (("train", renders_train, compounds_train, seed),
                                                    ("val", renders_eval // 2, compounds_eval // 2, VAL_SEED),
@@ -190,8 +204,8 @@ def build(seed: int = 0, *, train_variants: float = 1.0, renders_train: int = 50
         rng = np.random.default_rng([stream, 1])
         for i in range(n_renders):
             image, kind = render_single(rng)
-            pools[split].renders.append((image, kind))
-            first[split].renders.append((image, kind))
+            for p in (pools[split], first[split], earlier[split]):
+                p.renders.append((image, kind))
             max_side = int(rng.integers(400, 1400)) if split == "train" else 512
             if split == "train" and rng.random() < 0.3:
                 image = render.annotate(rng, image) if kind == "gel-blot" else image
@@ -199,18 +213,21 @@ def build(seed: int = 0, *, train_variants: float = 1.0, renders_train: int = 50
                                   encode(rng if split == "train" else None, image, max_side), "rendered by rocov2_fast.modeldev", "generated"))
         log(f"{split}: {n_renders} renders")
         rng = np.random.default_rng([stream, 2])
-        newer = split != "train" and len(pools[split].radiology) + len(pools[split].other) > len(first[split].radiology) + len(first[split].other)
+        newer = split != "train" and len(earlier[split].radiology) + len(earlier[split].other) > len(first[split].radiology) + len(first[split].other)
         extra = (extra_eval if split == "test" else extra_eval // 2) if newer else 0
         for i in range(n_compounds + extra):
             if i == n_compounds:
                 rng = np.random.default_rng([stream, 3])
-            image, kind = make_compound(rng, first[split] if split != "train" and i < n_compounds else pools[split], split == "train")
+            pool = pools[split] if split == "train" else first[split] if i < n_compounds else earlier[split]
+            image, kind = make_compound(rng, pool, split == "train")
             max_side = int(rng.integers(600, 1600)) if split == "train" else 768
             samples.append(Sample(f"compound-{split}-{i}", "compound", kind, f"compound/{split}/{i}", split, True, None,
                                   encode(rng if split == "train" else None, image, max_side),
                                   "composed by rocov2_fast.modeldev from the split's own panels", "as its panels"))
         log(f"{split}: {n_compounds + extra} compound figures")
-    return samples
+    # the third round's val / test images last, so the earlier fixture files keep their names
+    third = {im.group for im in images if im.family in real.THIRD_ROUND}
+    return sorted(samples, key=lambda s: s.split != "train" and s.group in third)
 
 
 # ---------------------------------------------------------------- metrics

@@ -29,9 +29,10 @@ from . import dataset, real
 
 TAPS = (3, 8, 11, 12)
 SIZE = 128
-DATA_VERSION = "r2"  # the mix's version in cache file names (r2: the second round's real sources)
+DATA_VERSION = "r3"  # the mix's version in cache file names (r3: the third round's real sources)
 SECOND_ROUND_TEXT = ("; second round: dipy and nilearn MR volumes, the nibabel MR DICOM, pydicom files that need the "
-                     "pylibjpeg codecs, PyWavelets and scikit-learn photos, sunpy solar images, astropy's M13")
+                     "pylibjpeg codecs, PyWavelets and scikit-learn photos, sunpy solar images, astropy's M13; third "
+                     "round: deid-data radiograph, ultrasound and echocardiogram DICOMs and photos, mahotas photos and micrograph")
 
 
 def handcrafted(x, g):
@@ -291,9 +292,11 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--init", type=Path, required=True, help="folder of the stage-2 models (frozen backbones)")
+    ap.add_argument("--init", type=Path, help="folder of the stage-2 models (frozen backbones); required but with "
+                    "--fixtures-only")
     ap.add_argument("--out", type=Path, default=Path("models"))
-    ap.add_argument("--synthetic", type=Path, required=True, help="truth.csv of the stage-1 synthetic corpus")
+    ap.add_argument("--synthetic", type=Path, help="truth.csv of the stage-1 synthetic corpus; required but with "
+                    "--fixtures-only")
     ap.add_argument("--scale", type=float, default=2.0)
     ap.add_argument("--kinds", default="compound,radiology")
     ap.add_argument("--cache", type=Path, default=None, help="folder caching pixels and features between runs")
@@ -307,10 +310,16 @@ def main(argv=None) -> int:
     ap.add_argument("--l2", default="0.01,0.003,0.001,0.0003,0.0001", help="L2 strengths tried; the best val AUC wins")
     ap.add_argument("--extra-eval", type=int, default=40, help="compound figures of the test split composed from every "
                     "family's panels, after the first round's 120 (val: half)")
-    ap.add_argument("--families", choices=("all", "first-round"), default="all", help="real sources of the mix: all, or "
-                    "only the first round's (real.FIRST_ROUND, no extra val/test compound figures): how the shipped "
-                    "compound model is fitted, see models/README.md")
+    ap.add_argument("--families", choices=("all", "second-round", "first-round"), default="all", help="real sources of "
+                    "the mix: all; the second round's (all but real.THIRD_ROUND, no "
+                    "extra windows): how the shipped radiology model is fitted; or only the first round's "
+                    "(real.FIRST_ROUND, no extra val/test compound figures): how the shipped compound model is fitted; "
+                    "see models/README.md")
     ap.add_argument("--fixtures", type=Path, default=None, help="write the fixed test split (files + manifest.csv) here")
+    ap.add_argument("--ct-windows", action="store_true", help="train CT slices also in lung / bone / brain / abdominal "
+                    "windows (real.CT_WINDOWS; tried in the third round and not kept: models/README.md)")
+    ap.add_argument("--fixtures-only", action="store_true", help="only write the fixed test split of every family "
+                    "(--fixtures), without training samples, and stop")
     args = ap.parse_args(argv)
     t0 = time.time()
 
@@ -321,7 +330,22 @@ def main(argv=None) -> int:
     if cache:
         cache.mkdir(parents=True, exist_ok=True)
     first_round = args.families == "first-round"
-    tag = f"{'r1' if first_round else DATA_VERSION}-s{args.seed}-x{args.scale}"
+    if args.fixtures_only:  # val / test do not depend on the training samples: build none of them
+        if not args.fixtures:
+            ap.error("--fixtures-only needs --fixtures")
+        samples = dataset.build(args.seed, train_variants=0, renders_train=0, compounds_train=0, renders_eval=80,
+                                compounds_eval=120, extra_eval=args.extra_eval, log=log)
+        write_fixtures(args.fixtures, [x for x in samples if x.split == "test"])
+        log(f"fixtures written to {args.fixtures}")
+        return 0
+    if not (args.init and args.synthetic):
+        ap.error("--init and --synthetic are required (but with --fixtures-only)")
+    if args.fixtures and args.families != "all":
+        ap.error("--fixtures writes the test split of every family: use it with --families all or --fixtures-only")
+    families = (real.FIRST_ROUND if first_round else None if args.families == "all"
+                else tuple(f for f in real.FAMILIES if f not in real.THIRD_ROUND))
+    version = ("r1" if first_round else DATA_VERSION if args.families == "all" else "r2") + ("w" if args.ct_windows else "")
+    tag = f"{version}-s{args.seed}-x{args.scale}"
     px_path = cache / f"pixels-{tag}.npz" if cache else None
     meta_path = cache / f"rows-{tag}.json" if cache else None
     if px_path and px_path.exists() and not args.fixtures:
@@ -331,8 +355,8 @@ def main(argv=None) -> int:
     else:
         samples = dataset.build(args.seed, train_variants=args.scale, renders_train=int(300 * args.scale),
                                 compounds_train=int(450 * args.scale), renders_eval=80, compounds_eval=120,
-                                extra_eval=0 if first_round else args.extra_eval,
-                                families=real.FIRST_ROUND if first_round else None, log=log)
+                                extra_eval=0 if first_round else args.extra_eval, families=families,
+                                windows=args.ct_windows, log=log)
         by = {s: [x for x in samples if x.split == s] for s in ("train", "val", "test")}
         if args.fixtures:
             write_fixtures(args.fixtures, by["test"])
@@ -442,7 +466,8 @@ def main(argv=None) -> int:
                             + (" + a 1-D CNN over line profiles (mean, std, edge share per row / column, whole and per "
                                "half), trained jointly" if layout is not None else ", logistic regression"),
             "training_data": "python -m rocov2_fast.modeldev.head: real images (chest-xray CC BY, pydicom(-data) DICOM, nibabel "
-                             "MR volumes, scikit-image and matplotlib samples" + ("" if first_round else SECOND_ROUND_TEXT)
+                             "MR volumes, scikit-image and matplotlib samples" + ("" if first_round else SECOND_ROUND_TEXT if args.families == "all"
+                                                                        else SECOND_ROUND_TEXT.split("; third")[0])
                              + "; train split of source images, augmented) + renders "
                              "(matplotlib/seaborn charts, graphviz flow diagrams, RDKit structures, tables, text, gels) + compound "
                              "figures composed from them + the synthetic corpus of stage 1 (seed 1000)",

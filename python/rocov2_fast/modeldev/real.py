@@ -22,6 +22,11 @@ Added in the second round (each its own split family, so the first round's split
 - `sunpy`: real solar images in its test data (SDO/AIA, SDO/HMI, SOHO/EIT, SOHO/LASCO, Solar Orbiter/EUI,
   RHESSI), astronomy: non-radiology grey discs
 - `astropy`: the M13 globular cluster image in its FITS test data
+
+Added in the third round (each its own split family, like the second round's):
+- `deid-data`: pydicom's deid test data: a veterinary chest radiograph, ultrasound frames, an echocardiogram
+  with colour Doppler; photographs of cookies stored as DICOM (non-radiology)
+- `mahotas`: its demo photographs and a fluorescence micrograph of nuclei
 (scikit-image's `lfw_subset.npy`, 200 crops of 25 px, was tried as training negatives and left out: it
 lowered the radiology head's val ROC AUC from 0.985 to 0.974; see models/README.md.)
 """
@@ -52,6 +57,8 @@ class RealImage:
     credit: str = ""
     licence: str = ""
     family: str = ""  # the split family (default: the source; the DICOM packages share "dicom")
+    # other renderings of the same pixels (a CT slice in other windows); only training variants use them
+    alternates: list = field(default_factory=list, repr=False)
 
 
 def shared_data() -> Path | None:
@@ -108,6 +115,22 @@ def window(values: np.ndarray, ds=None) -> np.ndarray:
         lo, hi = np.percentile(values, [0.5, 99.5])
     out = np.clip((values - lo) / max(hi - lo, 1e-6), 0, 1)
     return (out * 255).astype(np.uint8)
+
+
+# the windows journals print CT slices in (centre, width in HU): lung, bone, brain, a wide abdominal one
+CT_WINDOWS = ((-600.0, 1500.0), (400.0, 1800.0), (40.0, 80.0), (50.0, 600.0))
+
+
+def ct_windows(frame: np.ndarray, ds) -> list[np.ndarray]:
+    """A CT frame in the other windows of CT_WINDOWS (those that leave a visible picture)."""
+    values = frame.astype(np.float64) * float(ds.get("RescaleSlope", 1) or 1) + float(ds.get("RescaleIntercept", 0) or 0)
+    out = []
+    for centre, width in CT_WINDOWS:
+        lo = centre - width / 2
+        img = (np.clip((values - lo) / width, 0, 1) * 255).astype(np.uint8)
+        if 0.05 < ((img > 0) & (img < 255)).mean() and img.std() > 10:
+            out.append(img)
+    return out
 
 
 DICOM_MODALITIES = {"CT": "ct", "MR": "mri", "CR": "x-ray", "DX": "x-ray", "MG": "x-ray", "XA": "angiography",
@@ -171,6 +194,20 @@ def dicom_frames(path: Path) -> tuple[object, list[np.ndarray]] | None:
     return (ds, out) if out else None
 
 
+def _raw_frames(ds) -> list[np.ndarray]:
+    """The stored values of a greyscale DICOM's frames as `dicom_frames` picks them (first, middle, last)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pixels = ds.pixel_array
+    except Exception:  # noqa: BLE001
+        return []
+    if pixels.ndim == 3 and int(ds.get("NumberOfFrames", 1) or 1) > 1:
+        frames = list(pixels)
+        return [frames[0], frames[len(frames) // 2], frames[-1]] if len(frames) > 3 else frames
+    return [pixels] if pixels.ndim == 2 else []
+
+
 # transfer syntaxes that pydicom decodes only with the pylibjpeg plugins (the first round had none)
 PLUGIN_SYNTAXES = {"1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70",
                    "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"}
@@ -210,10 +247,12 @@ def dicom_images() -> list[RealImage]:
             continue
         seen[key] = stem
         kind = DICOM_MODALITIES[ds.Modality]
+        raw = _raw_frames(ds) if kind == "ct" else []
         for i, frame in enumerate(frames):
             out.append(RealImage(f"{path.name}#{i}", source, kind, f"dicom/{stem}", frame, True,
                                  f"{source} test file {path.name} (modality {ds.Modality})", "MIT (pydicom test data)",
-                                 "dicom-codecs" if path in plugin else "dicom"))
+                                 "dicom-codecs" if path in plugin else "dicom",
+                                 ct_windows(raw[i], ds) if i < len(raw) else []))
     return out
 
 
@@ -473,14 +512,65 @@ def astronomy_images() -> list[RealImage]:
     return out
 
 
+def deid_images() -> list[RealImage]:
+    """`deid-data` (the test data of pydicom's `deid`, MIT): a real veterinary chest radiograph (DX), two real
+    ultrasound frames and an echocardiogram with colour Doppler (radiology), and photographs of cookies
+    stored as DICOM (non-radiology; taken in one session: one source). Its two `humans/ctbrain*.dcm` files
+    hold line drawings, not CT, and are left out."""
+    base = _site("deid_data")
+    if base is None:
+        return []
+    import pydicom
+
+    data = base / "data"
+    out = []
+    for rel, group, kind in (("animals/cat.dcm", "deid-data/cat", "x-ray"),
+                             ("ultrasounds/GREYSCALE_IMAGE.dcm", "deid-data/us-greyscale", "ultrasound"),
+                             ("ultrasounds/RGB_IMAGE.dcm", "deid-data/us-rgb", "ultrasound"),
+                             ("ultrasounds/ultrasound-multiframe.dcm", "deid-data/echo", "ultrasound")):
+        got = dicom_frames(data / rel) if (data / rel).exists() else None
+        for i, frame in enumerate(got[1][:2] if got else []):
+            out.append(RealImage(f"{Path(rel).name}#{i}", "deid-data", kind, group, frame, True, f"deid-data {rel}",
+                                 "MIT (deid-data)"))
+    for path in sorted((data / "dicom-cookies").glob("*.dcm"))[:2]:  # 7 shots of one scene: two, like a DICOM's frames
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                pixels = pydicom.dcmread(path).pixel_array  # JPEG baseline: decoded to RGB
+            except Exception:  # noqa: BLE001 - a codec this machine lacks
+                continue
+        out.append(RealImage(path.name, "deid-data", "photo", "deid-data/dicom-cookies", np.ascontiguousarray(pixels), False,
+                             f"deid-data dicom-cookies/{path.name}", "MIT (deid-data)"))
+    return out
+
+
+def mahotas_images() -> list[RealImage]:
+    """`mahotas`' demo images (MIT): two photographs and a fluorescence micrograph of nuclei (its `lena.jpg`
+    is not used)."""
+    base = _site("mahotas")
+    out = []
+    for name, kind in (("DepartmentStore.jpg", "photo"), ("luispedro.jpg", "photo"), ("nuclear.png", "microscopy")):
+        path = base / "demos" / "data" / name if base else None
+        if path is not None and path.exists():
+            out.append(RealImage(name, "mahotas", kind, f"mahotas/{name}", _load(path), False, f"mahotas demos/data/{name}",
+                                 "MIT (mahotas)"))
+    return out
+
+
+
 # the sources of the first round (what the stage-2 networks were fine-tuned on)
 FIRST_ROUND = ("chest-xray", "dicom", "nibabel", "scikit-image", "matplotlib")
+# the third round's families: their test images come last in the fixture and they join no val/test compound
+# figure, so the earlier test split (files, compound figures) stays as it was
+THIRD_ROUND = ("deid-data", "mahotas")
+# every split family (dicom-codecs: the pydicom(-data) files that need the pylibjpeg codecs)
+FAMILIES = FIRST_ROUND + ("dicom-codecs", "dipy", "nilearn", "nibabel-dicom", "pywavelets", "scikit-learn", "sunpy", "astropy") + THIRD_ROUND
 
 
 def all_real_images(families: tuple[str, ...] | None = None) -> list[RealImage]:
     """Every real image here; `families` keeps only those split families (e.g. FIRST_ROUND)."""
     images = (chest_xrays() + dicom_images() + nibabel_slices() + skimage_images() + matplotlib_images() + dipy_images()
-              + nilearn_images() + nibabel_dicom_images() + photo_images() + astronomy_images())
+              + nilearn_images() + nibabel_dicom_images() + photo_images() + astronomy_images() + deid_images() + mahotas_images())
     for im in images:
         im.family = im.family or im.source
     return [im for im in images if families is None or im.family in families]
