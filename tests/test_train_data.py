@@ -167,3 +167,23 @@ def test_third_round_sources_are_real_labelled_and_credited():
         assert {"x-ray", "ultrasound", "photo"} <= kinds
         assert len([im for im in images if im.group == "deid-data/dicom-cookies"]) == 2  # one scene: two of its shots
     assert set(real.THIRD_ROUND) >= {im.source for im in images}
+
+
+def test_ct_windows_render_the_journal_windows_in_hounsfield_units():
+    """A CT slice's other windows (real.CT_WINDOWS: lung, bone, brain, abdomen) map stored values through the
+    file's rescale to HU; a window that leaves the slice black or white is skipped."""
+    from rocov2_fast.modeldev.real import CT_WINDOWS, ct_windows
+
+    class Ds(dict):
+        __getattr__ = dict.__getitem__
+
+    stored = np.tile(np.arange(824, 1624, dtype=np.uint16), (64, 1))  # HU -200..599 after the rescale
+    images = ct_windows(stored, Ds(RescaleSlope=1, RescaleIntercept=-1024))
+    assert len(images) == len(CT_WINDOWS) and all(i.dtype == np.uint8 and i.shape == stored.shape for i in images)
+    lung, bone, brain, _ = images
+    hu = stored[0].astype(int) - 1024
+    assert lung[0, hu == 0][0] in range(225, 235)  # 0 HU in the lung window (-1350..150): light grey
+    assert bone[0, hu == 400][0] in range(120, 136)  # the bone window's centre
+    assert brain[0, hu < 0].max() == 0 and brain[0, hu > 80].min() == 255  # 40 +- 40 HU
+    flat = np.full((64, 64), 3000, np.uint16)  # all bone: only the bone window shows anything, and not much
+    assert len(ct_windows(flat, Ds(RescaleSlope=1, RescaleIntercept=-1024))) == 0
