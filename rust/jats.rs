@@ -213,7 +213,7 @@ pub fn neutralise_entities(text: &str) -> std::borrow::Cow<'_, str> {
 
 fn read_ids(meta: Node, article: &mut Article) {
     for id in meta.children().filter(|n| n.has_tag_name("article-id")) {
-        let value = collapse_whitespace(&id.text().unwrap_or_default());
+        let value = collapse_whitespace(id.text().unwrap_or_default());
         if value.is_empty() {
             continue;
         }

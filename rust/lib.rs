@@ -343,10 +343,12 @@ fn model_input<'py>(py: Python<'py>, data: &[u8], size: u32, fit: &str) -> PyRes
     Ok(pixels.into_pyarray(py).reshape([size as usize, size as usize, 3])?.into_any())
 }
 
-/// The layout detector on decoded pixels (`uint8` H×W gray or H×W×3 RGB):
 /// `(compound_layout_score, panel_count, panels as (x0, y0, x1, y1), panels with a letter)`.
+type LayoutResult = (f32, u32, Vec<(u32, u32, u32, u32)>, u32);
+
+/// The layout detector on decoded pixels (`uint8` H×W gray or H×W×3 RGB), as [`LayoutResult`].
 #[pyfunction(name = "layout")]
-fn layout_of<'py>(py: Python<'py>, pixels: numpy::PyReadonlyArrayDyn<'py, u8>) -> PyResult<(f32, u32, Vec<(u32, u32, u32, u32)>, u32)> {
+fn layout_of<'py>(py: Python<'py>, pixels: numpy::PyReadonlyArrayDyn<'py, u8>) -> PyResult<LayoutResult> {
     let shape = pixels.shape().to_vec();
     let channels = match shape.as_slice() {
         [_, _] => 1u8,
