@@ -93,7 +93,7 @@ def test_a_shards_rows_point_at_their_own_pixels_and_bytes(tmp_path):
     order = [excluded, *(str(p) for p in reversed(packages))]
     df, image_bytes = collected.frame(order)
     assert df["archive"].to_list() == [excluded] + [p for p in order[1:] for _ in "xy"]
-    assert image_bytes.len() == df.height and image_bytes[0] is None
+    assert len(image_bytes) == df.height and image_bytes[0] is None
     batch = np.concatenate(collected.pixels)
     assert sorted(df["pixel_index"].drop_nulls()) == list(range(len(batch))) == list(range(6))
     for i, (archive, graphic, index) in enumerate(df.select("archive", "graphic", "pixel_index").rows()):

@@ -11,7 +11,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,21 +66,21 @@ class Collected:
         self.sources += 1
         self.stored_bytes += stored
 
-    def frame(self, order: list[str]) -> tuple[pl.DataFrame | None, pl.Series]:
-        """The shard's rows and the original image bytes of those rows (a polars Binary series,
-        row for row: only the kept images' bytes ever become Python bytes, once, when written),
-        sources in `order` (the plan's: the core returns them in completion order), each
-        source's rows in the core's (document) order."""
+    def frame(self, order: list[str]) -> tuple[pl.DataFrame | None, RowBytes]:
+        """The shard's rows and the original image bytes of those rows (read from the core's
+        Arrow column row by row when asked: only the kept images' bytes ever become Python bytes,
+        once, when written), sources in `order` (the plan's: the core returns them in completion
+        order), each source's rows in the core's (document) order."""
         skipped = self.skipped.num_rows if self.skipped is not None else 0
         records = pa.Table.from_batches(self.batches) if self.batches else None
-        image_bytes = pl.repeat(None, skipped, dtype=pl.Binary, eager=True)
+        image_bytes = None
         if records is not None:
-            image_bytes = pl.concat([image_bytes, pl.from_arrow(records.column("image_bytes")).cast(pl.Binary)])
+            image_bytes = records.column("image_bytes")
             records = records.drop_columns(["image_bytes"])
         tables = [t for t in (self.skipped, records) if t is not None and t.num_rows]
         if not tables:
-            return None, image_bytes
-        df = pl.from_arrow(pa.concat_tables(tables, promote_options="permissive"))
+            return None, RowBytes(image_bytes, np.zeros(0, np.int64))
+        df = pl.from_arrow(pa.concat_tables(tables, promote_options="permissive").combine_chunks())
         if self.batches:  # pixel rows renumbered into the shard's batch, by Arrow, not per value
             shift = np.repeat(np.array([0, *self.pixel_offsets], np.int32), [skipped, *(b.num_rows for b in self.batches)])
             df = df.with_columns(pl.col("pixel_index") + pl.Series(shift))
@@ -89,7 +89,23 @@ class Collected:
                                  pl.col("archive").replace_strict(position, default=len(position),
                                                                   return_dtype=pl.Int64).alias(POSITION))
         ranked = ranked.sort([POSITION, "archive", ROW])
-        return ranked.drop(ROW, POSITION), image_bytes.gather(ranked[ROW])
+        # frame row -> row of the core's column (the skipped rows, first before sorting, have none)
+        return ranked.drop(ROW, POSITION), RowBytes(image_bytes, ranked[ROW].to_numpy().astype(np.int64) - skipped)
+
+
+class RowBytes(Sequence):
+    """Row i's original image bytes, or None: `column[rows[i]]` when `rows[i] >= 0`, taken out of
+    the core's Arrow column only when asked for."""
+
+    def __init__(self, column: pa.ChunkedArray | None, rows: np.ndarray):
+        self.column, self.rows = column, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> bytes | None:  # type: ignore[override]
+        row = int(self.rows[i])
+        return None if row < 0 or self.column is None else self.column[row].as_py()
 
 
 #: Column names `Collected.frame` sorts by, dropped before the frame leaves it.
