@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -106,11 +108,12 @@ def shard_counts(table: pa.Table) -> dict:
             "statuses": {k: int(v) for k, v in sorted(df.group_by("status").len().rows(), key=lambda kv: str(kv[0]))}}
 
 
-def decide(shard: int, df: pl.DataFrame, image_bytes: list[bytes | None], batch: np.ndarray, compound, radiology,
+def decide(shard: int, df: pl.DataFrame, image_bytes: Sequence[bytes | None], batch: np.ndarray, compound, radiology,
            thresholds: dict, batch_size: int, write_image, decision: str = "image",
            source_keys: dict[str, str] | None = None) -> pa.Table:
     """Scores every decoded image (and its caption), decides its fate and writes the kept images'
-    original bytes (`write_image(name, bytes) → relative path`). `source_keys`: the plan's
+    original bytes (`write_image(name, bytes) → relative path`); `image_bytes[i]`: row i's original
+    bytes (worker.RowBytes: taken out of the core's Arrow column only for the kept rows). `source_keys`: the plan's
     disambiguated source keys (manifest.source_keys); every source of the shard is in `df`."""
     n = df.height
     pixel_index = df["pixel_index"].to_list() if "pixel_index" in df.columns else [None] * n
