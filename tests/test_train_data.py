@@ -187,3 +187,19 @@ def test_ct_windows_render_the_journal_windows_in_hounsfield_units():
     assert brain[0, hu < 0].max() == 0 and brain[0, hu > 80].min() == 255  # 40 +- 40 HU
     flat = np.full((64, 64), 3000, np.uint16)  # all bone: only the bone window shows anything, and not much
     assert len(ct_windows(flat, Ds(RescaleSlope=1, RescaleIntercept=-1024))) == 0
+
+
+def test_mlp_head_learns_a_nonlinear_rule_and_scores_like_the_linear_one():
+    """`head --mlp` (tried in the third round, models/README.md): the MLP head fits what a linear head cannot
+    (an XOR of two features) and `apply_head` scores both kinds of head."""
+    pytest.importorskip("torch")
+    from rocov2_fast.modeldev.head import apply_head, fit_head, fit_mlp
+
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=(600, 4))
+    y = ((f[:, 0] > 0) ^ (f[:, 1] > 0)).astype(int)
+    w = np.ones(len(y))
+    mlp = apply_head(f, *fit_mlp(f, y, w, hidden=16, epochs=150, dropout=0.0))
+    linear = apply_head(f, *fit_head(f, y, w, l2=0.001))
+    assert mlp.shape == linear.shape == (600,) and ((mlp >= 0) & (mlp <= 1)).all()
+    assert ((mlp >= 0.5) == y).mean() > 0.9 > 0.7 > ((linear >= 0.5) == y).mean()
