@@ -26,7 +26,8 @@ use error::CoreError;
 use numpy::{IntoPyArray, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyCapsule, PyDict};
-use records::{scan_source, ScanOptions};
+use records::{scan_source, ScanOptions, SourceRecords};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use resize::Fit;
 use schema::ArrowType;
 use std::path::PathBuf;
@@ -188,10 +189,7 @@ fn spawn_workers(
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(source) = sources.get(i) else { break };
-                let r = scan_source(source, file_list.as_ref(), opts);
-                let batch = schema::record_batch(&r, columns);
-                let pixel_rows = r.rows.iter().filter(|row| row.pixel_index.is_some()).count();
-                let done = SourceBatch { archive: r.archive, batch, pixels: r.pixels, pixel_rows, stored_bytes: r.stored_bytes };
+                let done = source_batch(scan_source(source, file_list.as_ref(), opts), columns);
                 if sender.send(done).is_err() {
                     break; // the Python side dropped the scanner
                 }
@@ -199,6 +197,23 @@ fn spawn_workers(
         });
     }
     receiver
+}
+
+/// A scanned source as a worker hands it over. Building its batch panics only on a bug or on a
+/// text or binary column over 2 GiB (an article's fields repeat on each of its rows): then the
+/// source is one `internal_error` row, as a panic during its scan is, never a silent loss.
+fn source_batch(r: SourceRecords, columns: &[(&'static str, ArrowType)]) -> SourceBatch {
+    let r = match catch_unwind(AssertUnwindSafe(|| schema::record_batch(&r, columns))) {
+        Ok(batch) => return batch_of(r, batch),
+        Err(payload) => records::failed_source(r.archive, &*payload),
+    };
+    let batch = schema::record_batch(&r, columns);
+    batch_of(r, batch)
+}
+
+fn batch_of(r: SourceRecords, batch: ArrayData) -> SourceBatch {
+    let pixel_rows = r.rows.iter().filter(|row| row.pixel_index.is_some()).count();
+    SourceBatch { archive: r.archive, batch, pixels: r.pixels, pixel_rows, stored_bytes: r.stored_bytes }
 }
 
 /// One source's rows as an Arrow record batch, handed over through the Arrow C data interface

@@ -106,11 +106,16 @@ pub fn scan_source(source: &Source, file_list: Option<&FileList>, opts: &ScanOpt
     let archive = source.path().display().to_string();
     match catch_unwind(AssertUnwindSafe(|| scan_source_inner(source, file_list, opts))) {
         Ok(records) => records,
-        Err(payload) => SourceRecords {
-            archive,
-            rows: vec![source_row(Status::InternalError, Some(format!("panic: {}", panic_message(&*payload))))],
-            ..Default::default()
-        },
+        Err(payload) => failed_source(archive, &*payload),
+    }
+}
+
+/// A source whose scan (or hand-over) panicked: one `internal_error` row naming the panic.
+pub fn failed_source(archive: String, payload: &(dyn std::any::Any + Send)) -> SourceRecords {
+    SourceRecords {
+        archive,
+        rows: vec![source_row(Status::InternalError, Some(format!("panic: {}", panic_message(payload))))],
+        ..Default::default()
     }
 }
 

@@ -137,6 +137,22 @@ def test_model_metadata_is_read_without_a_session_as_onnxruntime_reads_it(tmp_pa
         model.predict(np.zeros((2, 128, 128, 3), np.uint8))
 
 
+def test_a_model_onnxruntime_cannot_load_fails_the_run_even_when_nothing_is_scored(corpus, tmp_path):
+    broken = tmp_path / "empty.onnx"
+    broken.write_bytes(b"\x08\x07" + b"\x00" * 10)  # parses, holds no graph
+    options = FilterOptions(inputs=[str(corpus)], out=tmp_path / "run", licenses=("none of them",), shard_size=5,
+                            compound_model=str(broken), radiology_model=str(broken))  # every article licence-excluded
+    with pytest.raises(Rocov2Error, match="onnxruntime cannot load it"):
+        run_filter(options)
+
+
+def test_model_metadata_that_is_not_json_stays_text():
+    from rocov2_fast.filter.models import parse_metadata
+
+    meta = parse_metadata({"trained": "2024-01-01", "note": "", "threshold": "0.5", "sizes": "[1, 2]", "shift": "-3"})
+    assert meta == {"trained": "2024-01-01", "note": "", "threshold": 0.5, "sizes": [1, 2], "shift": -3}
+
+
 def test_changed_settings_need_fresh(corpus, run):
     out, _ = run
     with pytest.raises(Rocov2Error, match="--fresh"):

@@ -30,6 +30,8 @@ from typer.core import TyperGroup
 from . import options as opt
 from .config import CONFIG_SETTINGS, config_callback
 from .errors import Rocov2Error
+from .process import fewer_malloc_arenas, imports_without_collector
+
 
 class ExpectedErrors(TyperGroup):
     """The one CLI handler: an expected failure (bad input, a missing stage output, a locked run
@@ -265,7 +267,8 @@ EXPORT_OPTIONS = [
        FILTER_OPTIONS, FILTER_ONLY)
 def filter_command(**p) -> None:
     """Licence-first filtering with the compound and radiology CNNs and near-duplicate removal; resumable."""
-    from .filter.run import FilterOptions, dry_run as dry_run_of, rethreshold as rethreshold_run, run_filter
+    with imports_without_collector():
+        from .filter.run import FilterOptions, dry_run as dry_run_of, rethreshold as rethreshold_run, run_filter
 
     out = p["out"]
     if p["rethreshold"]:
@@ -506,7 +509,8 @@ def build_command(ctx: typer.Context, **p) -> None:
     """filter → captions → concepts → suggest-manual → split → export → report, resumable stage by stage
     (a stage reruns when what it reads or its options changed); RUN_DIR/config.toml records the options
     (`build --config RUN_DIR/config.toml` repeats the run)."""
-    from .build import STAGE_OPTIONS, BuildOptions, build
+    with imports_without_collector():
+        from .build import STAGE_OPTIONS, BuildOptions, build
     from .config import CONFIG_FILE, write_config
 
     out = p["out"]
@@ -714,6 +718,7 @@ def main() -> None:
     # The modules imported so far live for the whole run: frozen, the garbage collector stops
     # re-walking them each time a stage's many small objects trigger a collection.
     gc.freeze()
+    fewer_malloc_arenas()
     # SIGTERM (Slurm's scancel, kill) unwinds like Ctrl-C: locks are released, temporaries removed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     app()

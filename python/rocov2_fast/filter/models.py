@@ -155,7 +155,18 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
 
 
 def parse_metadata(raw: dict[str, str]) -> dict:
-    return {k: json.loads(v) if v[:1] in "[{0123456789" else v for k, v in raw.items()}
+    """Values that read as JSON (numbers, lists, objects) as such; any other text (a date, an
+    empty value) as written."""
+    return {k: json_or_text(v) for k, v in raw.items()}
+
+
+def json_or_text(value: str):
+    if value[:1] in "[{-0123456789":
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass
+    return value
 
 
 class FilterModel:
@@ -203,6 +214,11 @@ class FilterModel:
         if self._session is None:
             raise RuntimeError(f"{self.path}: described only (FilterModel.describe), no session")
         return self._session
+
+    def check_loaded(self) -> None:
+        """Raises what building the session raised (a file onnxruntime cannot load), also for a
+        run that never scored an image."""
+        self.session  # noqa: B018 - waits for the background build
 
     @property
     def input_size(self) -> int:

@@ -33,7 +33,7 @@ from .decide import accession, align, decision_scores, excluded_by_file_list, fa
 from .layout_rule import DEFAULT_LAYOUT_THRESHOLD
 from .finish import Funnel, finish, summarise, write_summary  # noqa: F401  (re-exported)
 from .manifest import IMAGE_ID_RULE, MANIFEST_SCHEMA, image_file_name, source_keys
-from .models import FilterModel, default_model_path, require_cuda, visible_gpus
+from .models import FilterModel, default_model_path, require_cuda, usable_cores, visible_gpus
 from .worker import WorkerSpec
 
 from ..options import BATCH_SIZE, EXECUTOR, EXECUTORS, LICENSES as DEFAULT_LICENSES, PROGRESS_INTERVAL, SHARD_SIZE
@@ -257,7 +257,7 @@ def worker_specs(opts: FilterOptions, n: int) -> list[WorkerSpec]:
     one onnxruntime thread instead of its default two: less CPU for the same scores, which do not
     depend on the thread count; benches/RESULTS.md)."""
     gpus = visible_gpus() if opts.gpus < 0 else opts.gpus
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     decode = max(1, (opts.workers or cores) // n) if (opts.workers or n > 1) else 0
     session_threads = opts.session_threads or (max(1, cores // n // 2) if not gpus or opts.cpu_sessions else 0)
     return [WorkerSpec(run_dir=str(opts.out), device=(i % gpus if gpus and not opts.cpu_sessions else None),

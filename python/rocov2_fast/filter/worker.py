@@ -7,7 +7,6 @@ same worker; what a shard becomes depends only on the run directory's settings a
 
 from __future__ import annotations
 
-import functools
 import os
 import queue
 import threading
@@ -22,6 +21,7 @@ import pyarrow as pa
 from .. import ingest
 from .._core import read_file_list
 from ..errors import Rocov2Error
+from ..process import release_freed_memory
 from ..rundir import RunDir
 from .decide import decide, excluded_by_file_list, license_rows, shard_counts
 from .manifest import MANIFEST_SCHEMA
@@ -199,26 +199,8 @@ class ShardWorker:
         thread.join()
         if failure:
             raise failure[0]
-
-
-def release_freed_memory() -> None:
-    """Hands the heap's free pages back to the system (glibc's `malloc_trim`) once a shard is
-    written: glibc keeps what a shard's buffers freed for reuse. Peak RSS MB of textured filter
-    runs, trimmed vs not, side by side: 100 articles 481–482 vs 506–509, 600: 646–660 vs 671–706,
-    1,200: 850 vs 944 (benches/RESULTS.md, "Filter peak RSS"); CPU the same within the noise."""
-    trim = malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-@functools.cache
-def malloc_trim():
-    import ctypes
-
-    try:
-        return ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return None
+        self.compound.check_loaded()
+        self.radiology.check_loaded()
 
 
 def check_shared_paths(run: RunDir, plan: dict) -> None:
