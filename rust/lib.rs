@@ -47,7 +47,7 @@ fn parse_fit(fit: &str) -> Result<Fit, CoreError> {
 }
 
 /// Scans sources on its own pool of `workers` threads; iterate it to get one result per source
-/// (in completion order) as `(archive, batch, pixels, stored_bytes)`: `batch` is an [`ArrowBatch`]
+/// (in completion order) as `(source, batch, pixels, stored_bytes)`: `batch` is an [`ArrowBatch`]
 /// of the columns of `schema::batch_columns` (built in the worker thread), `pixels` is None or
 /// `n × size × size × 3` uint8.
 #[pyclass(module = "rocov2_fast._core")]
@@ -61,7 +61,7 @@ struct Scanner {
 
 /// One scanned source as a worker hands it over.
 struct SourceBatch {
-    archive: String,
+    source: String,
     /// The rows, a struct array of the scanner's columns.
     batch: ArrayData,
     /// `pixel_rows × size × size × 3` uint8.
@@ -159,7 +159,7 @@ impl Scanner {
             s.pixels.into_pyarray(py).reshape([s.pixel_rows, self.size, self.size, 3])?.into_any()
         };
         let batch = Bound::new(py, ArrowBatch { data: s.batch })?;
-        Ok(Some((s.archive, batch, pixels, s.stored_bytes).into_pyobject(py)?.into_any()))
+        Ok(Some((s.source, batch, pixels, s.stored_bytes).into_pyobject(py)?.into_any()))
     }
 
     /// Stops the workers after the sources in flight.
@@ -205,7 +205,7 @@ fn spawn_workers(
 fn source_batch(r: SourceRecords, columns: &[(&'static str, ArrowType)]) -> SourceBatch {
     let r = match catch_unwind(AssertUnwindSafe(|| schema::record_batch(&r, columns))) {
         Ok(batch) => return batch_of(r, batch),
-        Err(payload) => records::failed_source(r.archive, &*payload),
+        Err(payload) => records::failed_source(r.source, &*payload),
     };
     let batch = schema::record_batch(&r, columns);
     batch_of(r, batch)
@@ -213,7 +213,7 @@ fn source_batch(r: SourceRecords, columns: &[(&'static str, ArrowType)]) -> Sour
 
 fn batch_of(r: SourceRecords, batch: ArrayData) -> SourceBatch {
     let pixel_rows = r.rows.iter().filter(|row| row.pixel_index.is_some()).count();
-    SourceBatch { archive: r.archive, batch, pixels: r.pixels, pixel_rows, stored_bytes: r.stored_bytes }
+    SourceBatch { source: r.source, batch, pixels: r.pixels, pixel_rows, stored_bytes: r.stored_bytes }
 }
 
 /// One source's rows as an Arrow record batch, handed over through the Arrow C data interface

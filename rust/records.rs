@@ -93,7 +93,8 @@ pub struct Row {
 
 #[derive(Debug, Default)]
 pub struct SourceRecords {
-    pub archive: String,
+    /// The source's path (its rows' `archive` column).
+    pub source: String,
     pub article: ArticleFields,
     pub rows: Vec<Row>,
     /// `n × size × size × 3` uint8, n = rows with a pixel_index.
@@ -103,17 +104,17 @@ pub struct SourceRecords {
 
 /// Scans one source. Never panics: a panic anywhere becomes an `internal_error` row.
 pub fn scan_source(source: &Source, file_list: Option<&FileList>, opts: &ScanOptions) -> SourceRecords {
-    let archive = source.path().display().to_string();
+    let path = source.path().display().to_string();
     match catch_unwind(AssertUnwindSafe(|| scan_source_inner(source, file_list, opts))) {
         Ok(records) => records,
-        Err(payload) => failed_source(archive, &*payload),
+        Err(payload) => failed_source(path, &*payload),
     }
 }
 
 /// A source whose scan (or hand-over) panicked: one `internal_error` row naming the panic.
-pub fn failed_source(archive: String, payload: &(dyn std::any::Any + Send)) -> SourceRecords {
+pub fn failed_source(source: String, payload: &(dyn std::any::Any + Send)) -> SourceRecords {
     SourceRecords {
-        archive,
+        source,
         rows: vec![source_row(Status::InternalError, Some(format!("panic: {}", panic_message(payload))))],
         ..Default::default()
     }
@@ -126,7 +127,7 @@ fn source_row(status: Status, error: Option<String>) -> Row {
 fn scan_source_inner(source: &Source, file_list: Option<&FileList>, opts: &ScanOptions) -> SourceRecords {
     let contents = read_source(source, &opts.read_limits);
     let mut records = SourceRecords {
-        archive: source.path().display().to_string(),
+        source: source.path().display().to_string(),
         stored_bytes: contents.stored_bytes,
         ..Default::default()
     };

@@ -143,7 +143,7 @@ pub fn column(r: &SourceRecords, name: &str) -> Option<ArrayData> {
         };
     }
     Some(match name {
-        "archive" => batch::utf8(std::iter::repeat_n(Some(r.archive.as_str()), n)),
+        "archive" => batch::utf8(std::iter::repeat_n(Some(r.source.as_str()), n)),
         "pmcid" => article(&a.pmcid),
         "pmid" => article(&a.pmid),
         "doi" => article(&a.doi),
@@ -205,7 +205,7 @@ mod tests {
             pixel_index: Some(0),
             ..Default::default()
         };
-        let mut records = SourceRecords { archive: "PMC1.tar.gz".into(), rows: vec![full, Row::default()], ..Default::default() };
+        let mut records = SourceRecords { source: "PMC1.tar.gz".into(), rows: vec![full, Row::default()], ..Default::default() };
         records.article.year = Some(2020);
         for (name, arrow_type) in SCAN_COLUMNS.iter().chain(FILTER_COLUMNS) {
             assert!(names.insert(*name), "{name} is declared twice");

@@ -58,11 +58,17 @@ def __getattr__(name: str):
 class SourceRecords:
     """Everything the core produced for one source (package or article folder)."""
 
-    archive: str
+    #: the source's path, as its rows' `archive` column has it
+    source: str
     table: pa.Table
     #: `n × size × size × 3` uint8 for the `ok` rows (row i ↔ `pixel_index` i), or None.
     pixels: np.ndarray | None
     stored_bytes: int
+
+    @property
+    def archive(self) -> str:
+        """The earlier name of `source` (kept for callers written before it was renamed)."""
+        return self.source
 
 
 @dataclass
@@ -104,16 +110,16 @@ def _scanner(inputs: Sequence[str | os.PathLike], *, workers: int, file_list: st
 
 def iter_batches(inputs: Sequence[str | os.PathLike], *, workers: int = 0, file_list: str | os.PathLike | None = None,
                  with_pixels: bool = True, **options) -> Iterator[tuple[str, pa.RecordBatch, np.ndarray | None, int]]:
-    """The core's results in completion order, `(archive, record batch, pixels or None, stored
+    """The core's results in completion order, `(source, record batch, pixels or None, stored
     bytes)` per source. The batch is the core's Arrow memory, imported through the Arrow C data
     interface (no copy, no Python object per value); its columns are SCAN_SCHEMA's, then
     `pixel_index` with `with_pixels`, `image_bytes` (large_binary) and `thumb32` with
     `with_bytes`. Options as for `iter_sources`."""
     import pyarrow as pa
 
-    for archive, batch, pixels, stored in _scanner(inputs, workers=workers, file_list=file_list,
-                                                   with_pixels=with_pixels, **options):
-        yield archive, pa.record_batch(batch), pixels, stored
+    for source, batch, pixels, stored in _scanner(inputs, workers=workers, file_list=file_list,
+                                                  with_pixels=with_pixels, **options):
+        yield source, pa.record_batch(batch), pixels, stored
 
 
 def iter_sources(inputs: Sequence[str | os.PathLike], *, workers: int = 0, file_list: str | os.PathLike | None = None,
@@ -124,9 +130,9 @@ def iter_sources(inputs: Sequence[str | os.PathLike], *, workers: int = 0, file_
     `_core.Scanner`. With `with_pixels`, the table has `pixel_index` (the row of `pixels`)."""
     import pyarrow as pa
 
-    for archive, batch, pixels, stored in iter_batches(inputs, workers=workers, file_list=file_list,
-                                                       with_pixels=with_pixels, **options):
-        yield SourceRecords(archive, pa.Table.from_batches([batch]), pixels, stored)
+    for source, batch, pixels, stored in iter_batches(inputs, workers=workers, file_list=file_list,
+                                                      with_pixels=with_pixels, **options):
+        yield SourceRecords(source, pa.Table.from_batches([batch]), pixels, stored)
 
 
 def scan(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, workers: int = 0,
@@ -150,7 +156,7 @@ def scan(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, workers
     rows_written = 0
     with pq.ParquetWriter(partial, schema, compression="zstd") as writer, \
             ScanProgress(total=len(scanner), enabled=show_progress) as progress:
-        for _archive, core_batch, _pixels, stored in scanner:
+        for _source, core_batch, _pixels, stored in scanner:
             batch = pa.record_batch(core_batch)
             pending.append(batch)
             progress.advance(images=summary.add(batch, stored), stored_bytes=stored)

@@ -147,15 +147,15 @@ def source_names(graphics: Sequence[str | None], figure_indexes: Sequence[int | 
     return names
 
 
-def sources_image_ids(archives: Sequence[str], graphics: Sequence[str | None], figure_indexes: Sequence[int | None],
+def sources_image_ids(sources: Sequence[str], graphics: Sequence[str | None], figure_indexes: Sequence[int | None],
                       keys: dict[str, str]) -> list[str]:
     """The image id of every row. Rows of one source may be anywhere in the lists (in order)."""
     rows_of: dict[str, list[int]] = defaultdict(list)
-    for row, archive in enumerate(archives):
-        rows_of[archive].append(row)
-    ids: list[str] = [""] * len(archives)
-    for archive, rows in rows_of.items():
-        key = keys.get(archive) or plain_source_key(archive)
+    for row, source in enumerate(sources):
+        rows_of[source].append(row)
+    ids: list[str] = [""] * len(sources)
+    for source, rows in rows_of.items():
+        key = keys.get(source) or plain_source_key(source)
         for row, name in zip(rows, source_names([graphics[r] for r in rows], [figure_indexes[r] for r in rows])):
             ids[row] = f"{key}{BORDER}{name}"
     return ids

@@ -513,10 +513,10 @@ def sync_images(run: RunDir, before: pl.DataFrame, after: pl.DataFrame) -> None:
         elif r["image_path"]:
             (run.root / r["image_path"]).unlink(missing_ok=True)
             r["image_path"] = None
-    for archive, members in wanted.items():
-        found = read_members(archive, set(members))
+    for source, members in wanted.items():
+        found = read_members(source, set(members))
         if gone := sorted(set(members) - set(found)):
-            raise Rocov2Error(f"{archive} no longer holds {', '.join(gone[:3])}{' ...' if len(gone) > 3 else ''}: "
+            raise Rocov2Error(f"{source} no longer holds {', '.join(gone[:3])}{' ...' if len(gone) > 3 else ''}: "
                               "the source changed after the run; run `rocov2-fast filter` on it again")
         for member, data in found.items():
             run.write_image(Path(members[member]).name, data)

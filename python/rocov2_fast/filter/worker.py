@@ -141,7 +141,7 @@ class ShardWorker:
         if skipped:
             collected.skipped = license_rows(skipped, self.listed)
         if to_read:
-            for _archive, batch, pixels, stored in ingest.iter_batches(
+            for _source, batch, pixels, stored in ingest.iter_batches(
                     to_read, workers=self.spec.decode_threads, file_list=self.plan.get("file_list_path"),
                     with_pixels=True, with_bytes=True, licenses=list(self.licenses), size=self.compound.input_size,
                     queue=max(4 * max(self.spec.decode_threads, 1), len(to_read))):
