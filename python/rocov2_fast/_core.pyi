@@ -79,7 +79,7 @@ def batch_schema(*, with_pixels: bool = False, with_bytes: bool = False) -> Arro
 
 class Scanner:
     """Scans sources on its own thread pool; yields one tuple per source, in completion order:
-    (archive, batch, pixels or None, stored_bytes); `batch` has the columns of `batch_schema`
+    (source, batch, pixels or None, stored_bytes); `batch` has the columns of `batch_schema`
     for the scanner's `with_pixels` and `with_bytes`, `pixels` is n × size × size × 3 uint8
     (row i of it is the row whose pixel_index is i)."""
 
