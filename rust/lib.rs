@@ -203,11 +203,16 @@ fn spawn_workers(
 /// text or binary column over 2 GiB (an article's fields repeat on each of its rows): then the
 /// source is one `internal_error` row, as a panic during its scan is, never a silent loss.
 fn source_batch(r: SourceRecords, columns: &[(&'static str, ArrowType)]) -> SourceBatch {
-    let r = match catch_unwind(AssertUnwindSafe(|| schema::record_batch(&r, columns))) {
+    source_batch_with(r, |r| schema::record_batch(r, columns))
+}
+
+/// `source_batch` with its batch builder as a parameter (a test makes it fail).
+fn source_batch_with(r: SourceRecords, build: impl Fn(&SourceRecords) -> ArrayData) -> SourceBatch {
+    let r = match catch_unwind(AssertUnwindSafe(|| build(&r))) {
         Ok(batch) => return batch_of(r, batch),
         Err(payload) => records::failed_source(r.source, &*payload),
     };
-    let batch = schema::record_batch(&r, columns);
+    let batch = build(&r);
     batch_of(r, batch)
 }
 
@@ -493,4 +498,35 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use records::Row;
+
+    /// Row `row` of the Utf8 column `name` of a batch.
+    fn text(batch: &ArrayData, columns: &[(&str, ArrowType)], name: &str, row: usize) -> String {
+        let child = &batch.child_data()[columns.iter().position(|(n, _)| *n == name).expect("column")];
+        let offsets = child.buffer::<i32>(0);
+        let bytes = &child.buffers()[1].as_slice()[offsets[row] as usize..offsets[row + 1] as usize];
+        String::from_utf8(bytes.to_vec()).expect("utf8")
+    }
+
+    #[test]
+    fn a_source_whose_batch_cannot_be_built_is_one_internal_error_row() {
+        let columns = schema::batch_columns(true, false);
+        let rows = vec![Row { status: "ok", pixel_index: Some(0), ..Default::default() }, Row::default()];
+        let scanned = SourceRecords { source: "PMC1.tar.gz".into(), rows, pixels: vec![0; 12], ..Default::default() };
+        let done = source_batch_with(scanned, |r| {
+            if r.rows.len() > 1 {
+                panic!("Utf8 column of 3000000000 bytes is over its offset type");
+            }
+            schema::record_batch(r, &columns)
+        });
+        assert_eq!((done.source.as_str(), done.batch.len(), done.pixel_rows), ("PMC1.tar.gz", 1, 0));
+        assert_eq!(text(&done.batch, &columns, "status", 0), "internal_error");
+        assert!(text(&done.batch, &columns, "error", 0).contains("over its offset type"));
+        assert_eq!(text(&done.batch, &columns, "archive", 0), "PMC1.tar.gz");
+    }
 }
