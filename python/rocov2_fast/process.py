@@ -23,7 +23,7 @@ def fewer_malloc_arenas() -> None:
     environment wins; elsewhere than glibc, nothing."""
     if os.environ.get("MALLOC_ARENA_MAX") or libc() is None:
         return
-    arenas = max(2, len(os.sched_getaffinity(0)))
+    arenas = max(2, usable_cores())
     libc().mallopt(M_ARENA_MAX, arenas)
     os.environ["MALLOC_ARENA_MAX"] = str(arenas)
 
@@ -36,6 +36,14 @@ def release_freed_memory() -> None:
     peak RSS")."""
     if libc() is not None:
         libc().malloc_trim(0)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 @functools.cache

@@ -337,9 +337,5 @@ class RunDir:
         write_json_atomic(self.marker_path(shard), {"shard": shard, "rows": table.num_rows, **marker,
                                                     "host": HOST, "pid": os.getpid()})
 
-    def read_parts(self, schema: pa.Schema) -> pa.Table:
-        tables = [pq.ParquetFile(self.part_path(k)).read().cast(schema) for k in sorted(self.markers())]
-        return pa.concat_tables(tables) if tables else schema.empty_table()
-
     def log_path(self, command: str) -> Path:
         return self.logs / f"{command}-{HOST}-{os.getpid()}.log"

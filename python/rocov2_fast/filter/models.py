@@ -243,14 +243,6 @@ class FilterModel:
         return prob.astype(np.float32)
 
 
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity), else the machine's."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 def _session(path: Path, providers: list, threads: int):
     ort = onnxruntime()
     options = ort.SessionOptions()

@@ -33,7 +33,8 @@ from .decide import accession, align, decision_scores, excluded_by_file_list, fa
 from .layout_rule import DEFAULT_LAYOUT_THRESHOLD
 from .finish import Funnel, finish, summarise, write_summary  # noqa: F401  (re-exported)
 from .manifest import IMAGE_ID_RULE, MANIFEST_SCHEMA, image_file_name, source_keys
-from .models import FilterModel, default_model_path, require_cuda, usable_cores, visible_gpus
+from ..process import usable_cores
+from .models import FilterModel, default_model_path, require_cuda, visible_gpus
 from .worker import WorkerSpec
 
 from ..options import BATCH_SIZE, EXECUTOR, EXECUTORS, LICENSES as DEFAULT_LICENSES, PROGRESS_INTERVAL, SHARD_SIZE
