@@ -15,6 +15,12 @@ process tree, also on the corpus `--rss-times` over (bench_scan.ensure_replicate
 
     .venv/bin/python benches/bench_filter.py --articles 100 --rss-times 3,6 --workers 2
     .venv/bin/python benches/bench_filter.py --corpus benches/out/corpus-textured-100-s0
+
+Other ways of running `filter` take their turns beside them: `--variant LABEL="ARGS"` (the same
+code with other filter options, e.g. `--variant s16="--shard-size 16"`), and `--baseline DIR`
+(`filter` from another copy of the code: DIR/python first on PYTHONPATH, e.g. `git archive HEAD
+python | tar -x -C DIR` with the built `_core` copied in), so a change is measured against the code
+before it in one run, on one machine, under one load.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import argparse
 import csv
 import io
 import json
+import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -190,14 +198,16 @@ def python_filter(corpus: Path, workers: int, compound: str, radiology: str, siz
     return sum(1 for r in rows if "compound_score" in r)
 
 
-def rocov2_filter(corpus: Path, workers: int) -> dict:
-    """`rocov2-fast filter` as a fresh process, through its command line, as a user runs it."""
+def rocov2_filter(corpus: Path, workers: int, extra: list[str] = (), code: Path | None = None) -> dict:
+    """`rocov2-fast filter` as a fresh process, through its command line, as a user runs it (with
+    `extra` options; the code of `code`/python when given)."""
     out = Path(tempfile.mkdtemp())
+    env = {**os.environ, "PYTHONPATH": str(code / "python")} if code else None
     try:
         cli = Path(sys.executable).with_name("rocov2-fast")
         head = [str(cli)] if cli.exists() else [sys.executable, "-m", "rocov2_fast.cli"]
         r = peers.run_measured(head + ["filter", str(corpus), "--out", str(out / "run"), "--workers", str(workers),
-                                       "--file-list", str(corpus / "oa_file_list.csv"), "--no-progress"])
+                                       "--file-list", str(corpus / "oa_file_list.csv"), "--no-progress", *extra], env=env)
         funnel = json.loads((out / "run" / "summary.json").read_text())["funnel"]
         r["images"] = funnel["images"] - funnel["removed"]["license"] - funnel["removed"]["ingest"]
     finally:
@@ -220,8 +230,12 @@ def python_careful(corpus: Path, workers: int, draft: int) -> dict:
 def bench_corpus(corpus: Path, big: dict[int, Path], args: argparse.Namespace) -> dict:
     """Both methods on `corpus`, taking turns `--repeat` rounds (best wall, least CPU and RSS kept);
     then once each on the larger corpora `big` ({times: corpus}) for peak RSS."""
-    runs = {"rocov2-fast": lambda c: rocov2_filter(c, args.workers),
-            "python-careful": lambda c: python_careful(c, args.workers, args.python_draft)}
+    runs = {"rocov2-fast": lambda c: rocov2_filter(c, args.workers)}
+    if args.baseline:
+        runs["rocov2-fast@base"] = lambda c: rocov2_filter(c, args.workers, code=args.baseline)
+    for label, options in (v.split("=", 1) for v in args.variant):
+        runs[f"rocov2-fast {label}"] = lambda c, o=shlex.split(options): rocov2_filter(c, args.workers, o)
+    runs["python-careful"] = lambda c: python_careful(c, args.workers, args.python_draft)
     best: dict[str, dict] = {}
     for _ in range(args.repeat):
         for method, fn in runs.items():
@@ -248,6 +262,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--variant", action="append", default=[], metavar='LABEL="ARGS"',
+                    help="also run filter with these options (repeatable), labelled 'rocov2-fast LABEL'")
+    ap.add_argument("--baseline", type=Path, help="also run filter from this copy of the code (DIR/python), as 'rocov2-fast@base'")
     ap.add_argument("--python-peer-only", action="store_true", help="run the Python way once and print its image count")
     ap.add_argument("--python-draft", type=int, default=224,
                     help="JPEG draft size of the Python way: 224 (the size rocov2-fast hashes from, and the careful way "
@@ -273,11 +290,11 @@ def main() -> None:
     env = {"start": before, "end": peers.environment()}
     print(f"\nworkers {args.workers}, python draft {args.python_draft}, best of {args.repeat}")
     times = sorted({t for res in results for t in res["big_corpora"]})
-    print(f"{'corpus':28} {'method':15} {'images':>6} {'wall s':>7} {'CPU-s':>7} {'speed-up vs careful':>19} "
+    print(f"{'corpus':28} {'method':22} {'images':>6} {'wall s':>7} {'CPU-s':>7} {'speed-up vs careful':>19} "
           f"{'peak RSS MB':>11}" + "".join(f" {'x' + str(t):>6}" for t in times))
     for res in results:
         for method, r in res["methods"].items():
-            print(f"{Path(res['corpus']).name:28} {method:15} {r['images']:6d} {r['wall_s']:7.2f} {r['cpu_s']:7.2f} "
+            print(f"{Path(res['corpus']).name:28} {method:22} {r['images']:6d} {r['wall_s']:7.2f} {r['cpu_s']:7.2f} "
                   f"{r['wall_speedup_vs_careful']:18.2f}x {r['peak_rss_mb']:11.0f}"
                   + "".join(f" {r.get(f'peak_rss_mb_x{t}', float('nan')):6.0f}" for t in times))
     print(f"commit {before['commit']} (core built {before['core_built']}); load average {before['load_average'][0]:.1f} "

@@ -212,6 +212,7 @@ FILTER_OPTIONS = [
     option("batch_size", Annotated[int, typer.Option(help="Images per inference batch.", min=1)], opt.BATCH_SIZE),
     option("dedup_distance", Annotated[int, typer.Option(help="pHash Hamming radius for near-duplicate candidates (see docs/filter.md).", min=0, max=32)], opt.DEDUP_DISTANCE),
     option("shard_size", Annotated[int, typer.Option(help="Packages per manifest shard (the unit of work and of resume).", min=1)], opt.SHARD_SIZE),
+    option("shard_source_bytes", Annotated[int, typer.Option(help="A shard also ends before its packages' stored bytes pass this (0: by count only); bounds a worker's memory.", min=0)], opt.SHARD_SOURCE_BYTES),
     option("compound_threshold", Annotated[Optional[float], typer.Option(help="Drop as compound at score >= this (default: the model's).")], None),
     option("radiology_threshold", Annotated[Optional[float], typer.Option(help="Keep as radiology at score >= this (default: the model's).")], None),
     option("decision", Annotated[str, typer.Option(help="What the thresholds apply to: 'image' (the CNNs' scores) or 'image+caption' (moved by caption evidence; docs/caption-evidence.md).")], opt.DECISION),
@@ -312,7 +313,8 @@ def rethreshold_command(
 
 
 def print_dry_run(plan: dict) -> None:
-    typer.echo(f"sources: {plan['sources']} ({plan['bytes'] / 1e9:.2f} GB); shards of {plan['shard_size']}: "
+    bound = f" and {plan['shard_source_bytes'] / 1e6:g} MB" if plan["shard_source_bytes"] else ""
+    typer.echo(f"sources: {plan['sources']} ({plan['bytes'] / 1e9:.2f} GB); shards of {plan['shard_size']}{bound} at most: "
                f"{plan['shards']} ({plan['shards_done']} done, {plan['shards_to_do']} to do)")
     for lic, entry in plan["excluded_by_file_list"].items():
         typer.echo(f"  excluded by the file list, licence {lic!r}: {entry['packages']} packages, {entry['bytes'] / 1e9:.3f} GB (never read)")

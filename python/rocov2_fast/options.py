@@ -27,6 +27,9 @@ BATCH_SIZE = 256
 DEDUP_DISTANCE = 6
 #: packages per manifest shard (the unit of work and of resume)
 SHARD_SIZE = 64
+#: ... and at most this many stored bytes of the packages it reads (decided when the run is planned;
+#: a worker holds two shards at most, so this bounds its memory; benches/RESULTS.md)
+SHARD_SOURCE_BYTES = 32 << 20
 #: layout score at or above which (with >= 2 panels) a figure counts as compound on its own (filter/layout_rule.py)
 LAYOUT_THRESHOLD = 0.7
 #: what the thresholds apply to (filter/caption_evidence.py says why `image` is the default)

@@ -87,6 +87,48 @@ def source_state(path: str) -> str:
         return "missing"
 
 
+def state_bytes(state: str) -> int:
+    """The bytes a `source_state` (or a fingerprint made from one) records; 0 for `missing`."""
+    head = state.split(":", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+# -- shards: which sources make shard k (plan.json), in one place --------------------------------
+
+def shard_starts(sizes: list[int], count: int, max_bytes: int | None) -> list[int]:
+    """Where each shard starts in the plan's list of sources: consecutive sources, in plan order,
+    up to `count` of them and, when `max_bytes`, up to `max_bytes` of their stored bytes (a source
+    that would take a shard past it starts the next shard; a source bigger than that is a shard
+    alone). Decided once, when the run is planned (plan.json `shard_starts`)."""
+    starts: list[int] = []
+    n = total = 0
+    for i, size in enumerate(sizes):
+        if not starts or n >= count or (max_bytes and total + size > max_bytes):
+            starts.append(i)
+            n = total = 0
+        n += 1
+        total += size
+    return starts
+
+
+def plan_shard_starts(plan: dict) -> list[int]:
+    """The plan's shard starts; a plan written before byte-bounded shards (no `shard_starts`) has
+    shards of `shard_size` sources each."""
+    if "shard_starts" in plan:
+        return plan["shard_starts"]
+    return list(range(0, len(plan["sources"]), plan["shard_size"]))
+
+
+def shard_slice(plan: dict, k: int) -> slice:
+    """Shard k's sources are `plan["sources"][shard_slice(plan, k)]` (and their fingerprints the
+    same slice of `plan["fingerprints"]`)."""
+    starts = plan.get("shard_starts")
+    if starts is None:  # planned before byte-bounded shards
+        size = plan["shard_size"]
+        return slice(k * size, (k + 1) * size)
+    return slice(starts[k], starts[k + 1] if k + 1 < len(starts) else len(plan["sources"]))
+
+
 class RunLockedError(Rocov2Error):
     """Another live process drives this run directory."""
 

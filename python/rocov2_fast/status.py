@@ -37,7 +37,7 @@ def run_status(run_dir: Path) -> dict:
                     and len(markers) == plan["shards"],
         "funnel": summary.get("funnel") if summary else None,
         "last_log_line": last_log_line(run),
-        "settings": {k: settings[k] for k in ("licenses", "thresholds", "shard_size", "source_count") if k in settings},
+        "settings": {k: settings[k] for k in ("licenses", "thresholds", "shard_size", "shard_source_bytes", "source_count") if k in settings},
     }
 
 

@@ -26,7 +26,8 @@ import polars as pl
 from .. import runlog
 from .._core import discover_sources, read_file_list, read_members
 from ..errors import Rocov2Error
-from ..rundir import HOST, RunDir, read_json, source_state, write_json_atomic, write_table_atomic
+from ..rundir import (HOST, RunDir, read_json, shard_slice, shard_starts, source_state, state_bytes, write_json_atomic,
+                      write_table_atomic)
 from . import dedup
 from .caption_evidence import DECISIONS, DEFAULT_DECISION
 from .decide import accession, align, decision_scores, excluded_by_file_list, fate_of, layout_compound, layout_reason
@@ -37,7 +38,8 @@ from ..process import usable_cores
 from .models import FilterModel, default_model_path, require_cuda, visible_gpus
 from .worker import WorkerSpec
 
-from ..options import BATCH_SIZE, EXECUTOR, EXECUTORS, LICENSES as DEFAULT_LICENSES, PROGRESS_INTERVAL, SHARD_SIZE
+from ..options import (BATCH_SIZE, EXECUTOR, EXECUTORS, LICENSES as DEFAULT_LICENSES, PROGRESS_INTERVAL, SHARD_SIZE,
+                       SHARD_SOURCE_BYTES)
 
 
 @dataclass
@@ -55,6 +57,8 @@ class FilterOptions:
     batch_size: int = BATCH_SIZE
     dedup_distance: int = dedup.DEFAULT_DISTANCE
     shard_size: int = SHARD_SIZE
+    #: a shard also ends before its sources' stored bytes pass this (0: by count only)
+    shard_source_bytes: int = SHARD_SOURCE_BYTES
     fresh: bool = False
     show_progress: bool | None = None
     #: CPU threads per onnxruntime session (0: onnxruntime's default, split over CPU workers)
@@ -108,6 +112,7 @@ def settings_of(opts: FilterOptions, run: RunDir, sources: list[str], compound_p
         "licenses": list(opts.licenses),
         "compound_model": file_sha(compound_path), "radiology_model": file_sha(radiology_path),
         "shard_size": opts.shard_size,
+        **({} if (bound := shard_bound(run, opts)) is None else {"shard_source_bytes": bound}),
         # parts written by another version of the manifest's columns cannot be merged with new ones
         "manifest_columns": hashlib.sha256(",".join(MANIFEST_SCHEMA.names).encode()).hexdigest()[:16],
         "thresholds": thresholds_of(run, thresholds),
@@ -115,6 +120,15 @@ def settings_of(opts: FilterOptions, run: RunDir, sources: list[str], compound_p
         "image_id_rule": IMAGE_ID_RULE,
         "decision": opts.decision,
     }
+
+
+def shard_bound(run: RunDir, opts: FilterOptions) -> int | None:
+    """The byte bound of this run's shards; None for a run directory planned before shards had one
+    (its run.json has no `shard_source_bytes`): it resumes with shards of `shard_size` sources."""
+    previous = read_json(run.run_json) if run.run_json.exists() and not opts.fresh else None
+    if previous is not None and "shard_source_bytes" not in previous:
+        return None
+    return opts.shard_source_bytes
 
 
 def thresholds_of(run: RunDir, thresholds: dict) -> dict:
@@ -182,8 +196,12 @@ def plan_run(opts: FilterOptions, run: RunDir) -> dict:
     settings = settings_of(opts, run, sources, compound_path, radiology_path)
     run.make_layout()
     run.check_settings(settings)
-    plan = {"sources": sources, "shard_size": opts.shard_size,
-            "shards": (len(sources) + opts.shard_size - 1) // opts.shard_size,
+    prints = fingerprints(sources, opts.file_list)
+    previous = run.plan() if run.plan_json.exists() else None
+    starts = plan_starts(run, opts, sources, prints, previous)
+    plan = {"sources": sources, "shard_size": opts.shard_size, "shard_source_bytes": settings.get("shard_source_bytes"),
+            # shard k is sources[shard_starts[k]:shard_starts[k + 1]] (rundir.shard_slice)
+            "shards": len(starts), "shard_starts": starts,
             "file_list_path": str(Path(opts.file_list).resolve()) if opts.file_list else None,
             "compound_model_path": str(compound_path), "radiology_model_path": str(radiology_path),
             "dedup_distance": opts.dedup_distance,
@@ -191,14 +209,29 @@ def plan_run(opts: FilterOptions, run: RunDir) -> dict:
             "source_keys": source_keys(sources),
             # per source: size and modification time (and its file-list row): a resume redoes a
             # done shard whose sources' fingerprints differ from those its marker recorded
-            "fingerprints": fingerprints(sources, opts.file_list),
+            "fingerprints": prints,
             # package files left out as byte-identical copies of an earlier source: {copy: original}
             "copies": copies}
-    previous = run.plan() if run.plan_json.exists() else None
     if previous != plan:
         run.write_plan(plan)
     redo_changed_shards(run, plan, opts)
     return plan
+
+
+def plan_starts(run: RunDir, opts: FilterOptions, sources: list[str], prints: list[str], previous: dict | None,
+                listed: dict | None = None) -> list[int]:
+    """Where each shard starts: the `previous` plan's shards when it planned these sources with
+    these bounds (a resume does the same shards, whatever the sources' sizes are now), else by
+    count and by the stored bytes of the sources that will be read (a package the file list
+    excludes is never opened: it counts 0 bytes)."""
+    bound = shard_bound(run, opts)
+    if (previous is not None and previous.get("sources") == sources and previous.get("shard_size") == opts.shard_size
+            and previous.get("shard_source_bytes") == bound):
+        return [shard_slice(previous, k).start for k in range(previous["shards"])]
+    if listed is None:
+        listed = read_file_list(os.fspath(opts.file_list)) if bound and opts.file_list else {}
+    sizes = [0 if listed and excluded_by_file_list(s, listed, opts.licenses) else state_bytes(p) for s, p in zip(sources, prints)]
+    return shard_starts(sizes, opts.shard_size, bound)
 
 
 def fingerprints(sources: list[str], file_list: str | None) -> list[str]:
@@ -227,17 +260,17 @@ def file_list_rows(path: str, wanted: set[str | None]) -> dict[str, str]:
 def redo_changed_shards(run: RunDir, plan: dict, opts: FilterOptions) -> None:
     """This node's shards whose sources changed since they were done (size, modification time,
     file-list row), and parts left without a marker, are undone so they are done again."""
-    log, size = runlog.get(), plan["shard_size"]
+    log = runlog.get()
     for k in range(plan["shards"]):
         if k % opts.num_nodes != opts.node_rank or not run.part_path(k).exists():
             continue
-        now = plan["fingerprints"][k * size:(k + 1) * size]
+        now = plan["fingerprints"][shard_slice(plan, k)]
         marker = shard_marker(run, k)
         if marker is not None and marker.get("fingerprints") == now:
             continue
         if marker is not None:
             was = marker.get("fingerprints") or [None] * len(now)
-            changed = [s for s, a, b in zip(plan["sources"][k * size:(k + 1) * size], was, now) if a != b]
+            changed = [s for s, a, b in zip(plan["sources"][shard_slice(plan, k)], was, now) if a != b]
             log.info(f"shard {k}: {len(changed)} source(s) changed since it was done (first: {changed[0] if changed else '?'}): redoing it")
         removed = run.forget_shard(k)
         if removed:
@@ -415,37 +448,29 @@ def dry_run(opts: FilterOptions) -> dict:
     sources, copies = discover(opts)
     listed = read_file_list(os.fspath(opts.file_list)) if opts.file_list else {}
     excluded: dict[str, dict] = {}
+    now = fingerprints(sources, opts.file_list)
     total_bytes = 0
-    for source in sources:
-        size = source_bytes(source)
+    for source, state in zip(sources, now):
+        size = state_bytes(state)
         total_bytes += size
         if lic := excluded_by_file_list(source, listed, opts.licenses):
             entry = excluded.setdefault(lic, {"packages": 0, "bytes": 0})
             entry["packages"] += 1
             entry["bytes"] += size
-    shards = (len(sources) + opts.shard_size - 1) // opts.shard_size
+    previous = run.plan() if run.plan_json.exists() and not opts.fresh else None
+    plan = {"sources": sources, "shard_starts": plan_starts(run, opts, sources, now, previous, listed)}
+    shards = len(plan["shard_starts"])
     done = changed = 0
-    if run.plan_json.exists() and not opts.fresh:  # done, and its sources as they were (else a resume redoes it)
-        now, size = fingerprints(sources, opts.file_list), opts.shard_size
+    if previous is not None:  # done, and its sources as they were (else a resume redoes it)
         for k in range(shards):
             if (marker := shard_marker(run, k)) is not None:
-                current = marker.get("fingerprints") == now[k * size:(k + 1) * size]
+                current = marker.get("fingerprints") == now[shard_slice(plan, k)]
                 done, changed = done + current, changed + (not current)
     unlisted = sum(1 for s in sources if listed and (accession(s) or "") not in listed)
     return {"sources": len(sources), "copies_read_once": len(copies), "bytes": total_bytes, "excluded_by_file_list": dict(sorted(excluded.items())),
             "not_in_file_list": unlisted, "shards": shards, "shards_done": done, "shards_to_do": shards - done,
             "shards_done_but_sources_changed": changed,
-            "shard_size": opts.shard_size, "licenses": list(opts.licenses)}
-
-
-def source_bytes(source: str) -> int:
-    path = Path(source)
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+            "shard_size": opts.shard_size, "shard_source_bytes": shard_bound(run, opts), "licenses": list(opts.licenses)}
 
 
 def rethreshold(out: Path, compound: float | None = None, radiology: float | None = None, dedup_distance: int | None = None,

@@ -22,7 +22,7 @@ from .. import ingest
 from .._core import read_file_list
 from ..errors import Rocov2Error
 from ..process import release_freed_memory
-from ..rundir import RunDir
+from ..rundir import RunDir, shard_slice
 from .decide import decide, excluded_by_file_list, license_rows, shard_counts
 from .manifest import MANIFEST_SCHEMA
 from .models import FilterModel, providers_for_device
@@ -109,6 +109,9 @@ class RowBytes(Sequence):
         return None if row < 0 or self.column is None else self.column[row].as_py()
 
 
+#: Shards a worker holds at once: the one it scores and writes, and the next one, decoded meanwhile.
+SHARDS_IN_FLIGHT = 2
+
 #: Column names `Collected.frame` sorts by, dropped before the frame leaves it.
 ROW, POSITION = "_collected_row", "_collected_position"
 
@@ -127,8 +130,7 @@ class ShardWorker:
         self.licenses = tuple(self.settings["licenses"])
 
     def shard_sources(self, k: int) -> list[str]:
-        size = self.plan["shard_size"]
-        return self.plan["sources"][k * size:(k + 1) * size]
+        return self.plan["sources"][shard_slice(self.plan, k)]
 
     def collect(self, k: int) -> Collected:
         collected = Collected()
@@ -159,10 +161,9 @@ class ShardWorker:
                            self.spec.batch_size, self.run.write_image, self.settings.get("decision", "image"),
                            source_keys=self.plan.get("source_keys") or {})
         counts = shard_counts(table)
-        size = self.plan["shard_size"]
         marker = {"counts": counts, "sources": len(self.shard_sources(k)), "stored_bytes": collected.stored_bytes,
                   # what the plan saw of these sources: a resume redoes the shard when they change
-                  "fingerprints": (self.plan.get("fingerprints") or [])[k * size:(k + 1) * size],
+                  "fingerprints": (self.plan.get("fingerprints") or [])[shard_slice(self.plan, k)],
                   "seconds": round(time.perf_counter() - started, 3), "worker": self.spec.name}
         self.run.finish_shard(k, table, marker)
         return {"shard": k, **marker}
@@ -176,13 +177,16 @@ class ShardWorker:
 
     def run_stream(self, claim: Callable[[], int | None], on_done: Callable[[dict], None]) -> None:
         """Shards from `claim()` until it returns None. The next shard is decoded (the core
-        releases the GIL) while this one is scored and written."""
-        ready: queue.Queue = queue.Queue(maxsize=1)
+        releases the GIL) while this one is scored and written; at most two shards are held at
+        once (the collector takes a slot before it claims a shard, the main thread gives it back
+        once the shard is written), so a worker's memory is two shards', whatever the corpus."""
+        ready: queue.Queue = queue.Queue()
+        slots = threading.Semaphore(SHARDS_IN_FLIGHT)
         failure: list[BaseException] = []
 
         def collector() -> None:
             try:
-                while (k := claim()) is not None:
+                while slots.acquire() and (k := claim()) is not None:
                     started = time.perf_counter()
                     ready.put((k, self.collect(k), started))
             except BaseException as e:  # handed to the main thread
@@ -196,6 +200,7 @@ class ShardWorker:
             on_done(self.decide_and_write(*item))
             del item  # the shard's pixels and image bytes, before the memory goes back
             release_freed_memory()
+            slots.release()
         thread.join()
         if failure:
             raise failure[0]
