@@ -81,7 +81,7 @@ impl Scanner {
         py: Python<'_>,
         inputs: Vec<String>,
         workers: usize,
-        file_list: Option<String>,
+        file_list: Option<Bound<'_, PyAny>>,
         size: u32,
         fit: &str,
         exact_hash: bool,
@@ -109,8 +109,19 @@ impl Scanner {
             allowed_licenses: licenses.map(|l| l.iter().map(|x| jats::normalize_license(x).map_or_else(|| x.trim().to_string(), str::to_string)).collect()),
         };
         let paths = to_paths(inputs);
+        // a path (read here) or a `FileList` already read (one for many scanners: a filter worker's shards)
+        let (loaded, list_path) = match file_list {
+            None => (None, None),
+            Some(f) => match f.cast::<LoadedFileList>() {
+                Ok(l) => (Some(Arc::clone(&l.get().list)), None),
+                Err(_) => (None, Some(f.extract::<String>()?)),
+            },
+        };
         let (sources, file_list) = py.detach(|| -> Result<_, CoreError> {
-            let list = file_list.map(|p| FileList::load(std::path::Path::new(&p))).transpose()?;
+            let list = match list_path {
+                Some(p) => Some(Arc::new(FileList::load(std::path::Path::new(&p))?)),
+                None => loaded,
+            };
             Ok((discover(&paths)?, list))
         })?;
         let names = sources.iter().map(|s| s.path().display().to_string()).collect();
@@ -168,11 +179,33 @@ impl Scanner {
     }
 }
 
+/// `oa_file_list.csv` read once, for many scanners (`Scanner(file_list=...)` takes it or a path):
+/// a filter worker scans each shard with a scanner of its own, and reading PMC's list (millions of
+/// rows) for every shard cost about a second per million rows.
+#[pyclass(module = "rocov2_fast._core", name = "FileList", frozen)]
+struct LoadedFileList {
+    list: Arc<FileList>,
+}
+
+#[pymethods]
+impl LoadedFileList {
+    #[new]
+    fn new(py: Python<'_>, path: String) -> PyResult<Self> {
+        let list = py.detach(|| FileList::load(std::path::Path::new(&path)))?;
+        Ok(LoadedFileList { list: Arc::new(list) })
+    }
+
+    /// Rows (accessions) in the list.
+    fn __len__(&self) -> usize {
+        self.list.0.len()
+    }
+}
+
 /// `queue`: finished sources that may wait for the consumer (0: two per worker); a longer queue
 /// lets decoding run on while the consumer is busy (inference).
 fn spawn_workers(
     sources: Vec<Source>,
-    file_list: Option<FileList>,
+    file_list: Option<Arc<FileList>>,
     opts: ScanOptions,
     columns: Vec<(&'static str, ArrowType)>,
     workers: usize,
@@ -189,7 +222,7 @@ fn spawn_workers(
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(source) = sources.get(i) else { break };
-                let done = source_batch(scan_source(source, file_list.as_ref(), opts), columns);
+                let done = source_batch(scan_source(source, file_list.as_deref(), opts), columns);
                 if sender.send(done).is_err() {
                     break; // the Python side dropped the scanner
                 }
@@ -473,6 +506,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(near_duplicate_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(antidupl_confirms, m)?)?;
     m.add_function(wrap_pyfunction!(read_file_list, m)?)?;
+    m.add_class::<LoadedFileList>()?;
     m.add_function(wrap_pyfunction!(read_file_list_checked, m)?)?;
     m.add_function(wrap_pyfunction!(normalize_license, m)?)?;
     m.add_function(wrap_pyfunction!(model_input, m)?)?;

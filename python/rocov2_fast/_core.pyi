@@ -77,6 +77,12 @@ def batch_schema(*, with_pixels: bool = False, with_bytes: bool = False) -> Arro
     """The schema of a Scanner's batches: SCAN_COLUMNS, then pixel_index with pixels, image_bytes
     and thumb32 with bytes (rust/schema.rs)."""
 
+class FileList:
+    """`oa_file_list.csv` read once, for many scanners (`Scanner(file_list=...)` takes it or a path)."""
+
+    def __init__(self, path: str) -> None: ...
+    def __len__(self) -> int: ...
+
 class Scanner:
     """Scans sources on its own thread pool; yields one tuple per source, in completion order:
     (source, batch, pixels or None, stored_bytes); `batch` has the columns of `batch_schema`
@@ -88,7 +94,7 @@ class Scanner:
         inputs: list[str],
         *,
         workers: int = 0,
-        file_list: str | None = None,
+        file_list: str | FileList | None = None,
         size: int = 224,
         fit: Fit = "pad",
         exact_hash: bool = False,

@@ -102,10 +102,12 @@ class ScanSummary:
                 f"({rate:.0f} images/s, {mb_s:.0f} MB/s)")
 
 
-def _scanner(inputs: Sequence[str | os.PathLike], *, workers: int, file_list: str | os.PathLike | None,
+def _scanner(inputs: Sequence[str | os.PathLike], *, workers: int, file_list: str | os.PathLike | _core.FileList | None,
              with_pixels: bool, **options) -> _core.Scanner:
-    return _core.Scanner([os.fspath(p) for p in inputs], workers=workers,
-                         file_list=os.fspath(file_list) if file_list else None, with_pixels=with_pixels, **options)
+    if not isinstance(file_list, _core.FileList):  # a path (a FileList is one read already)
+        file_list = os.fspath(file_list) if file_list else None
+    return _core.Scanner([os.fspath(p) for p in inputs], workers=workers, file_list=file_list,
+                         with_pixels=with_pixels, **options)
 
 
 def iter_batches(inputs: Sequence[str | os.PathLike], *, workers: int = 0, file_list: str | os.PathLike | None = None,

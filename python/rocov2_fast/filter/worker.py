@@ -19,7 +19,7 @@ import polars as pl
 import pyarrow as pa
 
 from .. import ingest
-from .._core import read_file_list
+from .._core import FileList, read_file_list
 from ..errors import Rocov2Error
 from ..process import release_freed_memory
 from ..rundir import RunDir, shard_slice
@@ -126,7 +126,10 @@ class ShardWorker:
         providers = providers_for_device(spec.device)
         self.compound = FilterModel.load(self.plan["compound_model_path"], providers, spec.session_threads)
         self.radiology = FilterModel.load(self.plan["radiology_model_path"], providers, spec.session_threads)
-        self.listed = read_file_list(self.plan["file_list_path"]) if self.plan.get("file_list_path") else {}
+        path = self.plan.get("file_list_path")
+        self.listed = read_file_list(path) if path else {}
+        # read once for all of this worker's shards (each shard's scanner would read it again)
+        self.file_list = FileList(path) if path else None
         self.licenses = tuple(self.settings["licenses"])
 
     def shard_sources(self, k: int) -> list[str]:
@@ -144,7 +147,7 @@ class ShardWorker:
             collected.skipped = license_rows(skipped, self.listed)
         if to_read:
             for _source, batch, pixels, stored in ingest.iter_batches(
-                    to_read, workers=self.spec.decode_threads, file_list=self.plan.get("file_list_path"),
+                    to_read, workers=self.spec.decode_threads, file_list=self.file_list,
                     with_pixels=True, with_bytes=True, licenses=list(self.licenses), size=self.compound.input_size,
                     queue=max(4 * max(self.spec.decode_threads, 1), len(to_read))):
                 collected.add(batch, pixels, stored)
