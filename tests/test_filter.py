@@ -265,3 +265,98 @@ def test_image_plus_caption_decisions_follow_the_combined_scores(corpus, tmp_pat
     rethreshold(out)
     again = pl.read_parquet(out / "manifest.parquet")
     assert again.select("image_id", "fate", "stage").equals(manifest.select("image_id", "fate", "stage"))
+
+
+def test_shard_starts_bound_count_and_bytes():
+    from rocov2_fast.rundir import shard_slice, shard_starts
+
+    sizes = [5, 5, 5, 20, 1, 1, 1, 1, 1, 1]
+    # a source that would take a shard past 10 bytes starts the next; one bigger than that is alone
+    assert shard_starts(sizes, 3, 10) == [0, 2, 3, 4, 7]
+    assert shard_starts(sizes, 3, 0) == shard_starts(sizes, 3, None) == [0, 3, 6, 9]
+    assert shard_starts([], 3, 10) == []
+    plan = {"sources": list("abcdefghij"), "shard_size": 3, "shard_starts": [0, 2, 3, 4, 7], "shards": 5}
+    assert [plan["sources"][shard_slice(plan, k)] for k in range(5)] == [list("ab"), ["c"], ["d"], list("efg"), list("hij")]
+    old = {"sources": list("abcdefghij"), "shard_size": 3, "shards": 4}  # planned before byte-bounded shards
+    assert [old["sources"][shard_slice(old, k)] for k in range(4)] == [list("abc"), list("def"), list("ghi"), ["j"]]
+
+
+BYTE_BOUND = ("--shard-size", "5", "--shard-source-bytes", "400000")
+
+
+def test_byte_bounded_shards_are_planned_once_and_give_one_result_killed_or_not_on_any_workers(corpus, tmp_path):
+    from rocov2_fast.filter.run import dry_run
+    from rocov2_fast.rundir import shard_slice
+
+    reference = tmp_path / "reference"
+    subprocess.run(cli_filter(corpus, reference, *BYTE_BOUND), check=True, capture_output=True)
+    plan = json.loads((reference / "plan.json").read_text())
+    starts = plan["shard_starts"]
+    assert starts != list(range(0, len(plan["sources"]), 5))  # the byte bound cut shards the count would not
+    assert plan["shards"] == len(starts) and starts[0] == 0 and starts == sorted(set(starts))
+    listed = {r["Accession ID"]: r["License"] for r in pl.read_csv(corpus / "oa_file_list.csv").to_dicts()}
+    for k in range(plan["shards"]):
+        sources = plan["sources"][shard_slice(plan, k)]
+        read = [Path(s).stat().st_size for s in sources if listed.get(Path(s).name.split(".")[0], "CC BY") in ALLOWED]
+        assert len(sources) <= 5 and (len(sources) == 1 or sum(read) <= 400_000)
+        assert json.loads((reference / "manifest" / f"part-{k:06d}.done").read_text())["sources"] == len(sources)
+    options = FilterOptions(inputs=[str(corpus)], out=reference, file_list=str(corpus / "oa_file_list.csv"),
+                            shard_size=5, shard_source_bytes=400_000)
+    assert dry_run(options)["shards"] == plan["shards"] == dry_run(options)["shards_done"]
+
+    # killed after two shards, resumed; and two worker processes: the reference's result
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(cli_filter(corpus, out, *BYTE_BOUND), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None and len(list((out / "manifest").glob("*.done"))) < 2:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    subprocess.run(cli_filter(corpus, out, *BYTE_BOUND), check=True, capture_output=True)
+    workers = tmp_path / "workers"
+    subprocess.run(cli_filter(corpus, workers, *BYTE_BOUND, "--shard-workers", "2"), check=True, capture_output=True)
+    for other in (out, workers):
+        assert json.loads((other / "plan.json").read_text())["shard_starts"] == starts
+        assert snapshot(other)[0].equals(snapshot(reference)[0]) and snapshot(other)[1] == snapshot(reference)[1]
+        assert (other / "duplicates.parquet").read_bytes() == (reference / "duplicates.parquet").read_bytes()
+
+
+def test_a_resume_keeps_the_planned_shards_when_a_source_changes_size(corpus, tmp_path):
+    import shutil
+
+    copy = tmp_path / "corpus"
+    shutil.copytree(corpus, copy)
+    out = tmp_path / "run"
+    subprocess.run(cli_filter(copy, out, *BYTE_BOUND), check=True, capture_output=True)
+    plan = json.loads((out / "plan.json").read_text())
+    # the first shard's first package replaced by a much bigger one (another package's files, twice over)
+    first = Path(plan["sources"][0])
+    other = max((Path(s) for s in plan["sources"]), key=lambda p: p.stat().st_size)
+    first.write_bytes(other.read_bytes() + b"\0" * 1_000_000)
+    markers = {p.name: p.stat().st_mtime_ns for p in (out / "manifest").glob("*.done")}
+    subprocess.run(cli_filter(copy, out, *BYTE_BOUND), check=True, capture_output=True)
+    again = json.loads((out / "plan.json").read_text())
+    assert again["shard_starts"] == plan["shard_starts"] and again["fingerprints"] != plan["fingerprints"]
+    redone = sorted(n for n, t in markers.items() if (out / "manifest" / n).stat().st_mtime_ns != t)
+    assert redone == ["part-000000.done"]
+
+
+def test_a_run_planned_before_byte_bounded_shards_resumes_with_its_shards(corpus, tmp_path):
+    reference = tmp_path / "reference"
+    subprocess.run(cli_filter(corpus, reference, "--shard-size", "5", "--shard-source-bytes", "0"), check=True, capture_output=True)
+    out = tmp_path / "old"
+    subprocess.run(cli_filter(corpus, out, "--shard-size", "5", "--shard-source-bytes", "0"), check=True, capture_output=True)
+    # as the code before wrote it: no byte bound in run.json, no shard starts in plan.json; two shards not done
+    for name, keys in (("run.json", ("shard_source_bytes",)), ("plan.json", ("shard_source_bytes", "shard_starts"))):
+        value = json.loads((out / name).read_text())
+        (out / name).write_text(json.dumps({k: v for k, v in value.items() if k not in keys}))
+    shards = json.loads((out / "plan.json").read_text())["shards"]
+    for k in (1, shards - 1):
+        (out / "manifest" / f"part-{k:06d}.done").unlink()
+    kept = {p.name: p.stat().st_mtime_ns for p in (out / "manifest").glob("*.done")}
+    done = subprocess.run(cli_filter(corpus, out, *BYTE_BOUND), capture_output=True, text=True)  # today's options
+    assert done.returncode == 0, done.stderr
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["shard_starts"] == list(range(0, len(plan["sources"]), 5)) and plan["shard_source_bytes"] is None
+    assert all((out / "manifest" / n).stat().st_mtime_ns == t for n, t in kept.items())  # done shards not redone
+    assert snapshot(out)[0].equals(snapshot(reference)[0]) and snapshot(out)[1] == snapshot(reference)[1]
