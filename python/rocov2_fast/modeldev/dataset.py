@@ -153,7 +153,7 @@ def make_compound(rng, pools: Pools, augmenting: bool) -> tuple[np.ndarray, str]
 # augmented variants per real train image, by split family (few source images: more variants)
 VARIANTS = {"chest-xray": 3, "dicom": 8, "nibabel": 4, "matplotlib": 12, "scikit-image": 20, "dicom-codecs": 8, "dipy": 4,
             "nilearn": 4, "nibabel-dicom": 8, "pywavelets": 20, "scikit-learn": 20, "sunpy": 8, "astropy": 20,
-            "deid-data": 8, "mahotas": 20}
+            "deid-data": 8, "mahotas": 20, "ct-volumes": 4, "stardist": 20}
 
 
 def build(seed: int = 0, *, train_variants: float = 1.0, renders_train: int = 500, compounds_train: int = 1500,
@@ -172,12 +172,12 @@ def build(seed: int = 0, *, train_variants: float = 1.0, renders_train: int = 50
     pools = {s: Pools([], [], []) for s in ("train", "val", "test")}
     # val / test compound figures: the first round's are composed from first-round panels only (so they
     # stay the same figures); `extra_eval` more per split come from every family's panels
-    # (the third round's families join no val / test compound figure: those stay the second round's)
+    # (the third and fourth rounds' families join no val / test compound figure: those stay the second round's)
     first = {s: Pools([], [], []) for s in ("train", "val", "test")}
     earlier = {s: Pools([], [], []) for s in ("train", "val", "test")}
     for k, im in enumerate(images):
         split = splits[im.group]
-        targets = [pools[split]] + ([earlier[split]] if im.family not in real.THIRD_ROUND else [])
+        targets = [pools[split]] + ([earlier[split]] if im.family not in real.THIRD_ROUND + real.FOURTH_ROUND else [])
         targets += [first[split]] if im.family in real.FIRST_ROUND else []
         for pool in targets:
             (pool.radiology if im.radiology else pool.other).append((im.image, im.kind))
@@ -225,9 +225,10 @@ def build(seed: int = 0, *, train_variants: float = 1.0, renders_train: int = 50
                                   encode(rng if split == "train" else None, image, max_side),
                                   "composed by rocov2_fast.modeldev from the split's own panels", "as its panels"))
         log(f"{split}: {n_compounds + extra} compound figures")
-    # the third round's val / test images last, so the earlier fixture files keep their names
-    third = {im.group for im in images if im.family in real.THIRD_ROUND}
-    return sorted(samples, key=lambda s: s.split != "train" and s.group in third)
+    # the third round's val / test images after the earlier ones and the fourth round's last, so the earlier
+    # fixture files keep their names
+    later = {im.group: 1 + (im.family in real.FOURTH_ROUND) for im in images if im.family in real.THIRD_ROUND + real.FOURTH_ROUND}
+    return sorted(samples, key=lambda s: later.get(s.group, 0) if s.split != "train" else 0)
 
 
 # ---------------------------------------------------------------- metrics

@@ -29,10 +29,12 @@ from . import dataset, real
 
 TAPS = (3, 8, 11, 12)
 SIZE = 128
-DATA_VERSION = "r3"  # the mix's version in cache file names (r3: the third round's real sources)
+DATA_VERSION = "r4"  # the mix's version in cache file names (r4: the fourth round's real sources)
 SECOND_ROUND_TEXT = ("; second round: dipy and nilearn MR volumes, the nibabel MR DICOM, pydicom files that need the "
                      "pylibjpeg codecs, PyWavelets and scikit-learn photos, sunpy solar images, astropy's M13; third "
-                     "round: deid-data radiograph, ultrasound and echocardiogram DICOMs and photos, mahotas photos and micrograph")
+                     "round: deid-data radiograph, ultrasound and echocardiogram DICOMs and photos, mahotas photos and micrograph; fourth "
+                     "round: CT volumes of TotalSegmentator's and pyradiomics' source distributions (abdomen, chest, brain "
+                     "template; soft-tissue, lung and brain windows), StarDist's micrographs")
 
 
 def handcrafted(x, g):
@@ -351,7 +353,7 @@ def main(argv=None) -> int:
     ap.add_argument("--extra-eval", type=int, default=40, help="compound figures of the test split composed from every "
                     "family's panels, after the first round's 120 (val: half)")
     ap.add_argument("--families", choices=("all", "second-round", "first-round"), default="all", help="real sources of "
-                    "the mix: all; the second round's (all but real.THIRD_ROUND, no "
+                    "the mix: all; the second round's (all but real.THIRD_ROUND and real.FOURTH_ROUND, no "
                     "extra windows): how the shipped radiology model is fitted; or only the first round's "
                     "(real.FIRST_ROUND, no extra val/test compound figures): how the shipped compound model is fitted; "
                     "see models/README.md")
@@ -383,7 +385,7 @@ def main(argv=None) -> int:
     if args.fixtures and args.families != "all":
         ap.error("--fixtures writes the test split of every family: use it with --families all or --fixtures-only")
     families = (real.FIRST_ROUND if first_round else None if args.families == "all"
-                else tuple(f for f in real.FAMILIES if f not in real.THIRD_ROUND))
+                else tuple(f for f in real.FAMILIES if f not in real.THIRD_ROUND + real.FOURTH_ROUND))
     version = ("r1" if first_round else DATA_VERSION if args.families == "all" else "r2") + ("w" if args.ct_windows else "")
     tag = f"{version}-s{args.seed}-x{args.scale}"
     px_path = cache / f"pixels-{tag}.npz" if cache else None

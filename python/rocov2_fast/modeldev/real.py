@@ -558,19 +558,116 @@ def mahotas_images() -> list[RealImage]:
 
 
 
+def _plane_image(plane: np.ndarray, spacing: tuple[float, float], centre: float, width: float, min_side: int = 320) -> np.ndarray:
+    """A CT plane (HU, rows × columns) in one window, resized to square pixels and at least `min_side` px."""
+    from PIL import Image
+
+    lo = centre - width / 2
+    img = (np.clip((plane - lo) / width, 0, 1) * 255).astype(np.uint8)
+    px = min(spacing)  # square pixels of the finer spacing
+    w, h = img.shape[1] * spacing[1] / px, img.shape[0] * spacing[0] / px
+    scale = max(1.0, min_side / min(w, h))
+    return np.asarray(Image.fromarray(img).resize((int(round(w * scale)), int(round(h * scale))), Image.BICUBIC))
+
+
+# the window a journal prints each region's CT in (centre, width in HU); chests also in a lung window
+CT_REGION_WINDOWS = {"abdomen": (("soft tissue", 40.0, 400.0),), "chest": (("mediastinum", 40.0, 400.0), ("lung", -600.0, 1500.0)),
+                     "head": (("brain", 40.0, 80.0),)}
+# CT volumes shipped in registry packages' source distributions (archives.py): (archive, member, group, region,
+# credit, licence). Each volume is one source image (one patient / one template).
+CT_VOLUMES = (
+    ("totalsegmentator-2.18.0", "tests/reference_files/example_ct.nii.gz", "ct/totalsegmentator-abdomen", "abdomen",
+     "TotalSegmentator test data tests/reference_files/example_ct.nii.gz (Wasserthal et al. 2023)", "Apache-2.0 (TotalSegmentator)"),
+    ("totalsegmentator-2.18.0", "tests/reference_files/aorta_report/example_ct.nii.gz", "ct/totalsegmentator-chest", "chest",
+     "TotalSegmentator test data tests/reference_files/aorta_report/example_ct.nii.gz (Wasserthal et al. 2023)",
+     "Apache-2.0 (TotalSegmentator)"),
+    ("totalsegmentator-2.18.0", "totalsegmentator/resources/ct_brain_atlas_1mm.nii.gz", "ct/totalsegmentator-brain-atlas", "head",
+     "TotalSegmentator resources/ct_brain_atlas_1mm.nii.gz (a CT brain template)", "Apache-2.0 (TotalSegmentator)"),
+    ("pyradiomics-3.1.0", "data/lung1_image.nrrd", "ct/pyradiomics-lung1", "chest", "pyradiomics test case data/lung1_image.nrrd",
+     "BSD-3-Clause (pyradiomics)"),
+    ("pyradiomics-3.1.0", "data/lung2_image.nrrd", "ct/pyradiomics-lung2", "chest", "pyradiomics test case data/lung2_image.nrrd",
+     "BSD-3-Clause (pyradiomics)"),
+)
+
+
+def ct_volume_images() -> list[RealImage]:
+    """Slices of real CT volumes (abdomen, chest CT angiography, two chest CTs, a CT brain template) from
+    the source distributions of TotalSegmentator and pyradiomics (archives.py), in radiological view
+    (patient's right on the image's left, anterior up), each in the window a journal prints that region
+    in: soft tissue for the abdomen, mediastinal and lung windows for the chest, a brain window for the
+    head. Axial slices at four levels and one coronal (sagittal for the head) reformat per volume."""
+    from . import archives
+
+    out = []
+    for archive, rel, group, region, credit, licence in CT_VOLUMES:
+        path = archives.member(archive, rel)
+        if path is None:
+            continue
+        if path.suffix == ".nrrd":  # LPS: x to the patient's left, y posterior: axial = volume[:, :, z].T as printed
+            volume, spacing = archives.read_nrrd(path)
+            volume = volume.astype(np.float64)
+        else:
+            import nibabel
+
+            img = nibabel.as_closest_canonical(nibabel.load(path))  # RAS: flip x and y to the printed view
+            volume = np.asarray(img.dataobj, dtype=np.float64)[::-1, ::-1, :]
+            spacing = [float(z) for z in img.header.get_zooms()[:3]]
+        planes = [(f"axial{f}", volume[:, :, int(volume.shape[2] * f)].T, (spacing[1], spacing[0]))
+                  for f in (0.3, 0.45, 0.6, 0.75)]
+        if region == "head":  # sagittal: anterior on the left as printed
+            planes.append(("sagittal", volume[volume.shape[0] // 2, ::-1, :].T[::-1], (spacing[2], spacing[1])))
+        else:
+            planes.append(("coronal", volume[:, volume.shape[1] // 2, :].T[::-1], (spacing[2], spacing[0])))
+        for label, plane, sp in planes:
+            for wname, centre, width in CT_REGION_WINDOWS[region]:
+                pixels = _plane_image(plane, sp, centre, width)
+                if pixels.std() < 10:
+                    continue
+                out.append(RealImage(f"{Path(rel).name}[{label},{wname}]", archive.split("-")[0], "ct", group, pixels, True,
+                                     f"{credit}; {wname} window", licence, "ct-volumes"))
+    return out
+
+
+def stardist_images() -> list[RealImage]:
+    """StarDist's example micrographs (its sdist's data/images, BSD-3-Clause): an H&E histology crop and a
+    fluorescence micrograph of nuclei (16-bit, percentile-windowed as a figure shows it)."""
+    from . import archives
+
+    out = []
+    for rel, kind in (("stardist/data/images/histo.jpg", "microscopy"), ("stardist/data/images/img2d.tif", "microscopy")):
+        path = archives.member("stardist-0.9.2", rel)
+        if path is None:
+            continue
+        if path.suffix == ".tif":
+            from PIL import Image
+
+            with Image.open(path) as im:
+                pixels = window(np.asarray(im))
+        else:
+            pixels = _load(path)
+        out.append(RealImage(Path(rel).name, "stardist", kind, f"stardist/{Path(rel).name}", pixels, False,
+                             f"StarDist sdist {rel} (Schmidt, Weigert et al.)", "BSD-3-Clause (StarDist)"))
+    return out
+
+
 # the sources of the first round (what the stage-2 networks were fine-tuned on)
 FIRST_ROUND = ("chest-xray", "dicom", "nibabel", "scikit-image", "matplotlib")
 # the third round's families: their test images come last in the fixture and they join no val/test compound
 # figure, so the earlier test split (files, compound figures) stays as it was
 THIRD_ROUND = ("deid-data", "mahotas")
 # every split family (dicom-codecs: the pydicom(-data) files that need the pylibjpeg codecs)
-FAMILIES = FIRST_ROUND + ("dicom-codecs", "dipy", "nilearn", "nibabel-dicom", "pywavelets", "scikit-learn", "sunpy", "astropy") + THIRD_ROUND
+# the fourth round's families (issue 14: real CT volumes; micrographs), from registry packages' source
+# distributions (archives.py); like the third round's, their test images come after the earlier ones
+FOURTH_ROUND = ("ct-volumes", "stardist")
+FAMILIES = (FIRST_ROUND + ("dicom-codecs", "dipy", "nilearn", "nibabel-dicom", "pywavelets", "scikit-learn", "sunpy", "astropy")
+            + THIRD_ROUND + FOURTH_ROUND)
 
 
 def all_real_images(families: tuple[str, ...] | None = None) -> list[RealImage]:
     """Every real image here; `families` keeps only those split families (e.g. FIRST_ROUND)."""
     images = (chest_xrays() + dicom_images() + nibabel_slices() + skimage_images() + matplotlib_images() + dipy_images()
-              + nilearn_images() + nibabel_dicom_images() + photo_images() + astronomy_images() + deid_images() + mahotas_images())
+              + nilearn_images() + nibabel_dicom_images() + photo_images() + astronomy_images() + deid_images() + mahotas_images()
+              + ct_volume_images() + stardist_images())
     for im in images:
         im.family = im.family or im.source
     return [im for im in images if families is None or im.family in families]
