@@ -313,7 +313,7 @@ def rethreshold_command(
 
 
 def print_dry_run(plan: dict) -> None:
-    bound = f" and {plan['shard_source_bytes'] / 1e6:g} MB" if plan["shard_source_bytes"] else ""
+    bound = f" and {plan['shard_source_bytes'] / 2**20:g} MiB" if plan["shard_source_bytes"] else ""
     typer.echo(f"sources: {plan['sources']} ({plan['bytes'] / 1e9:.2f} GB); shards of {plan['shard_size']}{bound} at most: "
                f"{plan['shards']} ({plan['shards_done']} done, {plan['shards_to_do']} to do)")
     for lic, entry in plan["excluded_by_file_list"].items():
