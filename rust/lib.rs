@@ -199,6 +199,22 @@ impl LoadedFileList {
     fn __len__(&self) -> usize {
         self.list.0.len()
     }
+
+    fn __contains__(&self, accession: &str) -> bool {
+        self.list.0.contains_key(accession)
+    }
+
+    /// `(licence, pmid or None)` of an accession, as `read_file_list`'s values; KeyError if unlisted.
+    fn __getitem__(&self, accession: &str) -> PyResult<(String, Option<String>)> {
+        self.get(accession, None).ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(accession.to_string()))
+    }
+
+    /// `(licence, pmid or None)` of an accession, or `default`: the list reads as the dict
+    /// `read_file_list` returns, without a Python object per row.
+    #[pyo3(signature = (accession, default=None))]
+    fn get(&self, accession: &str, default: Option<(String, Option<String>)>) -> Option<(String, Option<String>)> {
+        self.list.0.get(accession).map(|e| (e.license.clone(), e.pmid.clone())).or(default)
+    }
 }
 
 /// `queue`: finished sources that may wait for the consumer (0: two per worker); a longer queue

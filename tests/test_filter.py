@@ -360,3 +360,15 @@ def test_a_run_planned_before_byte_bounded_shards_resumes_with_its_shards(corpus
     assert plan["shard_starts"] == list(range(0, len(plan["sources"]), 5)) and plan["shard_source_bytes"] is None
     assert all((out / "manifest" / n).stat().st_mtime_ns == t for n, t in kept.items())  # done shards not redone
     assert snapshot(out)[0].equals(snapshot(reference)[0]) and snapshot(out)[1] == snapshot(reference)[1]
+
+
+def test_file_list_read_once_reads_as_read_file_list(corpus):
+    from rocov2_fast._core import FileList, read_file_list
+
+    path = str(corpus / "oa_file_list.csv")
+    loaded, rows = FileList(path), read_file_list(path)
+    assert len(loaded) == len(rows) > 0
+    assert all(a in loaded and loaded[a] == loaded.get(a) == entry for a, entry in rows.items())
+    assert "PMC0" not in loaded and loaded.get("PMC0") is None and loaded.get("PMC0", ("x", None)) == ("x", None)
+    with pytest.raises(KeyError):
+        loaded["PMC0"]

@@ -27,7 +27,8 @@ if unknown := {OK, NOT_READ, LICENSE_EXCLUDED, *SOURCE_FAILURES} - set(STATUSES)
 def excluded_by_file_list(source: str, listed: dict, allowed: tuple[str, ...]) -> str | None:
     """The file-list licence of a package that must not be read, or None. Both sides are compared
     normalised, as the XML's licences are (`CC-BY`, `cc by 4.0`, `CC BY 4.0 International` → `CC BY`;
-    `read_file_list` already returns normalised licences, a value naming no known licence as written)."""
+    `listed` (`_core.FileList` or `read_file_list`'s dict) holds normalised licences, a value naming no known
+    licence as written)."""
     from .._core import normalize_license
 
     entry = listed.get(accession(source) or "")

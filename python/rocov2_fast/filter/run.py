@@ -24,7 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from .. import runlog
-from .._core import discover_sources, read_file_list, read_members
+from .._core import FileList, discover_sources, read_members
 from ..errors import Rocov2Error
 from ..rundir import (HOST, RunDir, read_json, shard_slice, shard_starts, source_state, state_bytes, write_json_atomic,
                       write_table_atomic)
@@ -229,7 +229,7 @@ def plan_starts(run: RunDir, opts: FilterOptions, sources: list[str], prints: li
             and previous.get("shard_source_bytes") == bound):
         return [shard_slice(previous, k).start for k in range(previous["shards"])]
     if listed is None:
-        listed = read_file_list(os.fspath(opts.file_list)) if bound and opts.file_list else {}
+        listed = FileList(os.fspath(opts.file_list)) if bound and opts.file_list else {}
     sizes = [0 if listed and excluded_by_file_list(s, listed, opts.licenses) else state_bytes(p) for s, p in zip(sources, prints)]
     return shard_starts(sizes, opts.shard_size, bound)
 
@@ -446,7 +446,7 @@ def dry_run(opts: FilterOptions) -> dict:
     excludes per licence (packages and bytes), shards to do and done."""
     run = RunDir(opts.out)
     sources, copies = discover(opts)
-    listed = read_file_list(os.fspath(opts.file_list)) if opts.file_list else {}
+    listed = FileList(os.fspath(opts.file_list)) if opts.file_list else {}
     excluded: dict[str, dict] = {}
     now = fingerprints(sources, opts.file_list)
     total_bytes = 0

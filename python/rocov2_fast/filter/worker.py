@@ -19,7 +19,7 @@ import polars as pl
 import pyarrow as pa
 
 from .. import ingest
-from .._core import FileList, read_file_list
+from .._core import FileList
 from ..errors import Rocov2Error
 from ..process import release_freed_memory
 from ..rundir import RunDir, shard_slice
@@ -127,9 +127,10 @@ class ShardWorker:
         self.compound = FilterModel.load(self.plan["compound_model_path"], providers, spec.session_threads)
         self.radiology = FilterModel.load(self.plan["radiology_model_path"], providers, spec.session_threads)
         path = self.plan.get("file_list_path")
-        self.listed = read_file_list(path) if path else {}
-        # read once for all of this worker's shards (each shard's scanner would read it again)
+        # read once for all of this worker's shards (each shard's scanner would read it again), and
+        # looked up in the core (a dict of PMC's list cost ~0.4 GB and 3 s per million rows)
         self.file_list = FileList(path) if path else None
+        self.listed = self.file_list if self.file_list is not None else {}
         self.licenses = tuple(self.settings["licenses"])
 
     def shard_sources(self, k: int) -> list[str]:
