@@ -200,6 +200,12 @@ impl LoadedFileList {
         self.list.0.len()
     }
 
+    /// Licence values that name no known licence, with how many rows carry each.
+    #[getter]
+    fn unrecognised_licenses(&self) -> std::collections::BTreeMap<String, u64> {
+        self.list.unrecognised().clone()
+    }
+
     fn __contains__(&self, accession: &str) -> bool {
         self.list.0.contains_key(accession)
     }

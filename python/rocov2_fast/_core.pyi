@@ -82,6 +82,9 @@ class FileList:
 
     def __init__(self, path: str) -> None: ...
     def __len__(self) -> int: ...
+    @property
+    def unrecognised_licenses(self) -> dict[str, int]:
+        """File-list licence values that name no known licence: rows carrying each."""
     def __contains__(self, accession: str) -> bool: ...
     def __getitem__(self, accession: str) -> tuple[str, str | None]:
         """(licence, pmid or None), as `read_file_list`'s values; KeyError if unlisted."""

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from .._core import FileList
 from ..ingest import STATUSES
+from ..rundir import source_state
 from .caption_evidence import DECISIONS, combine_compound, combine_radiology, score_captions
 from .layout_rule import DEFAULT_LAYOUT_THRESHOLD
 from .manifest import MANIFEST_SCHEMA, accession, image_file_name, sources_image_ids
@@ -22,6 +26,17 @@ OK, NOT_READ, LICENSE_EXCLUDED = "ok", "not_read", "license_excluded"
 SOURCE_FAILURES = ("bad_archive", "no_xml", "bad_xml", "internal_error")
 if unknown := {OK, NOT_READ, LICENSE_EXCLUDED, *SOURCE_FAILURES} - set(STATUSES):
     raise RuntimeError(f"filter/decide.py names statuses the core does not have: {sorted(unknown)}")
+
+
+def file_list(path: str | os.PathLike) -> FileList:
+    """`oa_file_list.csv` read into the core once per process while it is unchanged: the plan,
+    an in-process worker and the finish share it (PMC's list: about 250 MB and 1.7 s per million rows)."""
+    return _file_list(os.fspath(path), source_state(os.fspath(path)))
+
+
+@functools.lru_cache(maxsize=1)
+def _file_list(path: str, state: str) -> FileList:
+    return FileList(path)
 
 
 def excluded_by_file_list(source: str, listed: dict, allowed: tuple[str, ...]) -> str | None:

@@ -24,13 +24,14 @@ from pathlib import Path
 import polars as pl
 
 from .. import runlog
-from .._core import FileList, discover_sources, read_members
+from .._core import discover_sources, read_members
 from ..errors import Rocov2Error
 from ..rundir import (HOST, RunDir, read_json, shard_slice, shard_starts, source_state, state_bytes, write_json_atomic,
                       write_table_atomic)
 from . import dedup
 from .caption_evidence import DECISIONS, DEFAULT_DECISION
-from .decide import accession, align, decision_scores, excluded_by_file_list, fate_of, layout_compound, layout_reason
+from .decide import (accession, align, decision_scores, excluded_by_file_list, fate_of, file_list, layout_compound,
+                     layout_reason)
 from .layout_rule import DEFAULT_LAYOUT_THRESHOLD
 from .finish import Funnel, finish, summarise, write_summary  # noqa: F401  (re-exported)
 from .manifest import IMAGE_ID_RULE, MANIFEST_SCHEMA, image_file_name, source_keys
@@ -229,7 +230,7 @@ def plan_starts(run: RunDir, opts: FilterOptions, sources: list[str], prints: li
             and previous.get("shard_source_bytes") == bound):
         return [shard_slice(previous, k).start for k in range(previous["shards"])]
     if listed is None:
-        listed = FileList(os.fspath(opts.file_list)) if bound and opts.file_list else {}
+        listed = file_list(opts.file_list) if bound and opts.file_list else {}
     sizes = [0 if listed and excluded_by_file_list(s, listed, opts.licenses) else state_bytes(p) for s, p in zip(sources, prints)]
     return shard_starts(sizes, opts.shard_size, bound)
 
@@ -346,12 +347,10 @@ def run_filter(opts: FilterOptions) -> dict:
                           extra={"seconds_processing_shards": processing, "executor": executor})
 
 
-def unrecognised_licenses(file_list: str) -> dict[str, int]:
+def unrecognised_licenses(path: str) -> dict[str, int]:
     """File-list licence values that normalise to no known licence (rows per value): such packages
     are excluded unless --licenses names the value as written, so the run says so."""
-    from .._core import read_file_list_checked
-
-    _, unknown = read_file_list_checked(file_list)
+    unknown = file_list(path).unrecognised_licenses
     if unknown:
         runlog.get().warning(f"the file list has licences that match no known licence: {dict(sorted(unknown.items()))}; "
                              "their packages are excluded unless --licenses names them as written")
@@ -446,7 +445,7 @@ def dry_run(opts: FilterOptions) -> dict:
     excludes per licence (packages and bytes), shards to do and done."""
     run = RunDir(opts.out)
     sources, copies = discover(opts)
-    listed = FileList(os.fspath(opts.file_list)) if opts.file_list else {}
+    listed = file_list(opts.file_list) if opts.file_list else {}
     excluded: dict[str, dict] = {}
     now = fingerprints(sources, opts.file_list)
     total_bytes = 0

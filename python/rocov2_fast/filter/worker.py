@@ -19,11 +19,10 @@ import polars as pl
 import pyarrow as pa
 
 from .. import ingest
-from .._core import FileList
 from ..errors import Rocov2Error
 from ..process import release_freed_memory
 from ..rundir import RunDir, shard_slice
-from .decide import decide, excluded_by_file_list, license_rows, shard_counts
+from .decide import decide, excluded_by_file_list, file_list, license_rows, shard_counts
 from .manifest import MANIFEST_SCHEMA
 from .models import FilterModel, providers_for_device
 
@@ -129,7 +128,7 @@ class ShardWorker:
         path = self.plan.get("file_list_path")
         # read once for all of this worker's shards (each shard's scanner would read it again), and
         # looked up in the core (a dict of PMC's list cost ~0.4 GB and 3 s per million rows)
-        self.file_list = FileList(path) if path else None
+        self.file_list = file_list(path) if path else None
         self.listed = self.file_list if self.file_list is not None else {}
         self.licenses = tuple(self.settings["licenses"])
 
