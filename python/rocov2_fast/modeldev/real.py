@@ -650,15 +650,33 @@ def stardist_images() -> list[RealImage]:
     return out
 
 
+
+def skan_images() -> list[RealImage]:
+    """skan's example data (its sdist, BSD-3-Clause): five scanning electron micrographs of red blood cell
+    membranes (uninfected, infected, a reticulocyte; 8-bit, with the microscope's data bar), greyscale
+    micrographs as papers print them. The two uninfected and the two infected fields are one source each."""
+    from . import archives
+
+    out = []
+    for rel, group in (("doc/example-data/rbc1.tif", "skan/rbc"), ("doc/example-data/rbc2.tif", "skan/rbc"),
+                       ("doc/example-data/inf1.tif", "skan/inf"), ("doc/example-data/inf2.tif", "skan/inf"),
+                       ("skan/test/data/retic.tif", "skan/retic")):
+        path = archives.member("skan-0.9", rel)
+        if path is not None:
+            out.append(RealImage(Path(rel).name, "skan", "microscopy", group, _load(path), False,
+                                 f"skan sdist {rel} (scanning electron micrograph, Nunez-Iglesias et al.)", "BSD-3-Clause (skan)"))
+    return out
+
+
 # the sources of the first round (what the stage-2 networks were fine-tuned on)
 FIRST_ROUND = ("chest-xray", "dicom", "nibabel", "scikit-image", "matplotlib")
 # the third round's families: their test images come last in the fixture and they join no val/test compound
 # figure, so the earlier test split (files, compound figures) stays as it was
 THIRD_ROUND = ("deid-data", "mahotas")
 # every split family (dicom-codecs: the pydicom(-data) files that need the pylibjpeg codecs)
-# the fourth round's families (issue 14: real CT volumes; micrographs), from registry packages' source
+# the fourth round's families (issue 14: real CT volumes; light and electron micrographs), from registry packages' source
 # distributions (archives.py); like the third round's, their test images come after the earlier ones
-FOURTH_ROUND = ("ct-volumes", "stardist")
+FOURTH_ROUND = ("ct-volumes", "stardist", "skan")
 FAMILIES = (FIRST_ROUND + ("dicom-codecs", "dipy", "nilearn", "nibabel-dicom", "pywavelets", "scikit-learn", "sunpy", "astropy")
             + THIRD_ROUND + FOURTH_ROUND)
 
@@ -667,7 +685,7 @@ def all_real_images(families: tuple[str, ...] | None = None) -> list[RealImage]:
     """Every real image here; `families` keeps only those split families (e.g. FIRST_ROUND)."""
     images = (chest_xrays() + dicom_images() + nibabel_slices() + skimage_images() + matplotlib_images() + dipy_images()
               + nilearn_images() + nibabel_dicom_images() + photo_images() + astronomy_images() + deid_images() + mahotas_images()
-              + ct_volume_images() + stardist_images())
+              + ct_volume_images() + stardist_images() + skan_images())
     for im in images:
         im.family = im.family or im.source
     return [im for im in images if families is None or im.family in families]
