@@ -18,7 +18,7 @@
 #     AUC, 0.886-0.890 vs 0.905 on the same val split; models/README.md);
 #     then the FIXED test split of every family, with provenance, to tests/fixtures/real_images_test/
 #     (seed-independent; --fixtures-only builds no training samples). The fourth round's families (CT volumes
-#     of TotalSegmentator's and pyradiomics' source distributions, StarDist's micrographs) come from pinned
+#     of TotalSegmentator's and pyradiomics' source distributions, StarDist's and skan's micrographs) come from pinned
 #     PyPI sdists that `python -m rocov2_fast.modeldev.archives` fetches first (sha256-checked; into
 #     $ROCOV2_PACKAGE_ARCHIVES, default /tmp/rocov2-fast-package-archives); a head refitted with them
 #     (--families all) was better on val but worse on cross-validation and was not shipped (models/README.md);
