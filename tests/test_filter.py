@@ -372,3 +372,26 @@ def test_file_list_read_once_reads_as_read_file_list(corpus):
     assert "PMC0" not in loaded and loaded.get("PMC0") is None and loaded.get("PMC0", ("x", None)) == ("x", None)
     with pytest.raises(KeyError):
         loaded["PMC0"]
+
+
+def test_a_worker_holds_at_most_two_shards(run, tmp_path):
+    import shutil
+
+    from rocov2_fast.filter.worker import ShardWorker, WorkerSpec
+
+    out = tmp_path / "run"
+    shutil.copytree(run[0], out)
+    worker = ShardWorker(WorkerSpec(run_dir=str(out), decode_threads=2, session_threads=1))
+    todo, held, most = iter(range(worker.plan["shards"])), set(), []
+
+    def claim():  # the collector claims only once it holds a free slot
+        k = next(todo, None)
+        if k is not None:
+            held.add(k)
+            most.append(len(held))
+        return k
+
+    worker.run_stream(claim, lambda marker: held.discard(marker["shard"]))
+    assert worker.plan["shards"] >= 4 and not held
+    assert max(most) == 2  # one scored and written, the next decoded meanwhile
+    assert pl.read_parquet(out / "manifest" / "part-000003.parquet").equals(pl.read_parquet(run[0] / "manifest" / "part-000003.parquet"))
