@@ -239,6 +239,8 @@ def test_fourth_round_sources_are_real_ct_and_micrographs():
         assert im.image.dtype == np.uint8 and min(im.image.shape[:2]) >= 300 or im in micro, im.name
         assert im.image.std() > 10 and im.credit and im.licence, im.name
     assert all(im.kind == "ct" and im.radiology and im.family == "ct-volumes" for im in ct)
+    slice_ = real.dicompyler_images()  # one real planning-CT slice: a single group, so train only
+    assert [(im.kind, im.radiology, im.family) for im in slice_] == [("ct", True, "dicompyler")] and slice_[0].image.std() > 10
     assert {im.name.split(",")[-1].rstrip("]") for im in ct} == {"soft tissue", "mediastinum", "lung", "brain"}
     assert [im.kind for im in micro] == ["microscopy"] * 7 and not any(im.radiology for im in micro)
     assert len({im.group for im in micro if im.source == "skan"}) == 3  # two fields of one sample share a source

@@ -35,6 +35,11 @@ ARCHIVES = {
         "stardist-0.9.2.tar.gz",
         "65120fe0a092608f3d76fc664c67cdf147d02ac4a101937fb806a60a7bcb055a",
         ("LICENSE.txt", "stardist/data/images/histo.jpg", "stardist/data/images/img2d.tif")),
+    "dicompyler-core-0.5.6": (
+        "https://files.pythonhosted.org/packages/19/0a/10e5644df330a642132683f3c9939bb35df511e01ff4b1612d9a73fb82ad/"
+        "dicompyler-core-0.5.6.tar.gz",
+        "0e3c05920a8fa3f1c0ff05a5c21dab3ff3f735e00012b69b38926b219d07faee",
+        ("LICENSE", "tests/testdata/example_data/ct.0.dcm")),
     "skan-0.9": (
         "https://files.pythonhosted.org/packages/96/17/a2ab65e54f5bfbd6c7775a305ed890a126244cd6a9582ef7fc76fc32e846/skan-0.9.tar.gz",
         "41a263bd925365ff2ad86d9841e9e65259af7bce3f95504983a0af56b1a26b9d",

@@ -153,7 +153,7 @@ def make_compound(rng, pools: Pools, augmenting: bool) -> tuple[np.ndarray, str]
 # augmented variants per real train image, by split family (few source images: more variants)
 VARIANTS = {"chest-xray": 3, "dicom": 8, "nibabel": 4, "matplotlib": 12, "scikit-image": 20, "dicom-codecs": 8, "dipy": 4,
             "nilearn": 4, "nibabel-dicom": 8, "pywavelets": 20, "scikit-learn": 20, "sunpy": 8, "astropy": 20,
-            "deid-data": 8, "mahotas": 20, "ct-volumes": 4, "stardist": 20, "skan": 12}
+            "deid-data": 8, "mahotas": 20, "ct-volumes": 4, "stardist": 20, "skan": 12, "dicompyler": 8}
 
 
 def build(seed: int = 0, *, train_variants: float = 1.0, renders_train: int = 500, compounds_train: int = 1500,

@@ -27,6 +27,11 @@ Added in the third round (each its own split family, like the second round's):
 - `deid-data`: pydicom's deid test data: a veterinary chest radiograph, ultrasound frames, an echocardiogram
   with colour Doppler; photographs of cookies stored as DICOM (non-radiology)
 - `mahotas`: its demo photographs and a fluorescence micrograph of nuclei
+Added in the fourth round (from PyPI source distributions that archives.py fetches: the wheels leave these out):
+- `ct-volumes`: real CT volumes of TotalSegmentator (abdomen, chest CT angiography, a CT brain template) and
+  pyradiomics (two chest CTs), sliced and windowed as journals print them (CT_VOLUMES, CT_REGION_WINDOWS)
+- `dicompyler`: dicompyler-core's real planning-CT slice
+- `stardist`: an H&E crop and a fluorescence micrograph; `skan`: scanning electron micrographs (non-radiology)
 (scikit-image's `lfw_subset.npy`, 200 crops of 25 px, was tried as training negatives and left out: it
 lowered the radiology head's val ROC AUC from 0.985 to 0.974; see models/README.md.)
 """
@@ -651,6 +656,19 @@ def stardist_images() -> list[RealImage]:
 
 
 
+def dicompyler_images() -> list[RealImage]:
+    """The CT slice of dicompyler-core's example data (its sdist, BSD-3-Clause): an axial radiotherapy planning
+    CT of the neck and shoulders with the couch, one source image (family `dicompyler`: a single group, so
+    the fixed split puts it in train)."""
+    from . import archives
+
+    path = archives.member("dicompyler-core-0.5.6", "tests/testdata/example_data/ct.0.dcm")
+    got = dicom_frames(path) if path is not None else None
+    return [RealImage(f"ct.0.dcm#{i}", "dicompyler-core", "ct", "dicompyler/ct.0", frame, True,
+                      "dicompyler-core sdist tests/testdata/example_data/ct.0.dcm", "BSD-3-Clause (dicompyler-core)", "dicompyler")
+            for i, frame in enumerate(got[1] if got else [])]
+
+
 def skan_images() -> list[RealImage]:
     """skan's example data (its sdist, BSD-3-Clause): five scanning electron micrographs of red blood cell
     membranes (uninfected, infected, a reticulocyte; 8-bit, with the microscope's data bar), greyscale
@@ -676,7 +694,7 @@ THIRD_ROUND = ("deid-data", "mahotas")
 # every split family (dicom-codecs: the pydicom(-data) files that need the pylibjpeg codecs)
 # the fourth round's families (issue 14: real CT volumes; light and electron micrographs), from registry packages' source
 # distributions (archives.py); like the third round's, their test images come after the earlier ones
-FOURTH_ROUND = ("ct-volumes", "stardist", "skan")
+FOURTH_ROUND = ("ct-volumes", "stardist", "skan", "dicompyler")
 FAMILIES = (FIRST_ROUND + ("dicom-codecs", "dipy", "nilearn", "nibabel-dicom", "pywavelets", "scikit-learn", "sunpy", "astropy")
             + THIRD_ROUND + FOURTH_ROUND)
 
@@ -685,7 +703,7 @@ def all_real_images(families: tuple[str, ...] | None = None) -> list[RealImage]:
     """Every real image here; `families` keeps only those split families (e.g. FIRST_ROUND)."""
     images = (chest_xrays() + dicom_images() + nibabel_slices() + skimage_images() + matplotlib_images() + dipy_images()
               + nilearn_images() + nibabel_dicom_images() + photo_images() + astronomy_images() + deid_images() + mahotas_images()
-              + ct_volume_images() + stardist_images() + skan_images())
+              + ct_volume_images() + stardist_images() + skan_images() + dicompyler_images())
     for im in images:
         im.family = im.family or im.source
     return [im for im in images if families is None or im.family in families]
