@@ -20,24 +20,24 @@ from pathlib import Path
 # name → (sdist URL on PyPI, sha256, the members used: their paths inside the archive's top folder)
 ARCHIVES = {
     "totalsegmentator-2.18.0": (
-        "https://files.pythonhosted.org/packages/c3/53/7d654d2ec3fcb801ae54d318b0ffc18021aed528bf4e4df0753caf0c8a73/"
-        "totalsegmentator-2.18.0.tar.gz",
+        ("https://files.pythonhosted.org/packages/c3/53/7d654d2ec3fcb801ae54d318b0ffc18021aed528bf4e4df0753caf0c8a73/"
+         "totalsegmentator-2.18.0.tar.gz"),
         "5d4223ef93973bc36d710869d11e7742ead2c154c72f7f9edcaaadd5b6c4bd03",
         ("LICENSE", "tests/reference_files/example_ct.nii.gz", "tests/reference_files/aorta_report/example_ct.nii.gz",
          "totalsegmentator/resources/ct_brain_atlas_1mm.nii.gz")),
     "pyradiomics-3.1.0": (
-        "https://files.pythonhosted.org/packages/03/c1/20fc2c50ab1e3304da36d866042a1905a2b05a1431ece35448ab6b4578f2/"
-        "pyradiomics-3.1.0.tar.gz",
+        ("https://files.pythonhosted.org/packages/03/c1/20fc2c50ab1e3304da36d866042a1905a2b05a1431ece35448ab6b4578f2/"
+         "pyradiomics-3.1.0.tar.gz"),
         "24722c962a6bbd09bc39c1c67dbffe92435f9692a421fabaae8a6b4511eb48e4",
         ("LICENSE.txt", "data/README.md", "data/lung1_image.nrrd", "data/lung2_image.nrrd")),
     "stardist-0.9.2": (
-        "https://files.pythonhosted.org/packages/0e/90/a45dcbf00d98b25b81864486a43c125ed8146750c0420746a2b90c056fca/"
-        "stardist-0.9.2.tar.gz",
+        ("https://files.pythonhosted.org/packages/0e/90/a45dcbf00d98b25b81864486a43c125ed8146750c0420746a2b90c056fca/"
+         "stardist-0.9.2.tar.gz"),
         "65120fe0a092608f3d76fc664c67cdf147d02ac4a101937fb806a60a7bcb055a",
         ("LICENSE.txt", "stardist/data/images/histo.jpg", "stardist/data/images/img2d.tif")),
     "dicompyler-core-0.5.6": (
-        "https://files.pythonhosted.org/packages/19/0a/10e5644df330a642132683f3c9939bb35df511e01ff4b1612d9a73fb82ad/"
-        "dicompyler-core-0.5.6.tar.gz",
+        ("https://files.pythonhosted.org/packages/19/0a/10e5644df330a642132683f3c9939bb35df511e01ff4b1612d9a73fb82ad/"
+         "dicompyler-core-0.5.6.tar.gz"),
         "0e3c05920a8fa3f1c0ff05a5c21dab3ff3f735e00012b69b38926b219d07faee",
         ("LICENSE", "tests/testdata/example_data/ct.0.dcm")),
     "skan-0.9": (
@@ -66,7 +66,7 @@ def fetch(log=print) -> None:
         tmp.parent.mkdir(parents=True, exist_ok=True)
         if not tmp.exists() or hashlib.sha256(tmp.read_bytes()).hexdigest() != sha256:
             log(f"fetching {url}")
-            urllib.request.urlretrieve(url, tmp)  # noqa: S310 - a pinned https URL on PyPI
+            urllib.request.urlretrieve(url, tmp)  # a pinned https URL on PyPI, checked by sha256 below
         digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
         if digest != sha256:
             raise SystemExit(f"error: {tmp}: sha256 {digest}, expected {sha256}")

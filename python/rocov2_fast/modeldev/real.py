@@ -572,7 +572,7 @@ def _plane_image(plane: np.ndarray, spacing: tuple[float, float], centre: float,
     px = min(spacing)  # square pixels of the finer spacing
     w, h = img.shape[1] * spacing[1] / px, img.shape[0] * spacing[0] / px
     scale = max(1.0, min_side / min(w, h))
-    return np.asarray(Image.fromarray(img).resize((int(round(w * scale)), int(round(h * scale))), Image.BICUBIC))
+    return np.asarray(Image.fromarray(img).resize((round(w * scale), round(h * scale)), Image.BICUBIC))
 
 
 # the window a journal prints each region's CT in (centre, width in HU); chests also in a lung window
