@@ -11,7 +11,11 @@ everything else (other folds, renders, composed figures, the synthetic corpus), 
 the held-out ROC AUC of real radiology vs real non-radiology images, the FPR at the score that keeps 95 %
 of held-out radiology, that FPR per negative source, and the val split's ROC AUC of a head fitted on all of
 train. `--train-without third-round` leaves the third round's families and CT windows out of the fitting
-(the shipped head's mix) while scoring the same held-out images, so two mixes are compared on equal terms.
+(the shipped head's mix) while scoring the same held-out images, so two mixes are compared on equal terms;
+`fourth-round` / `third-and-fourth-round` do the same for the fourth round's families (`--tag r4-…`: the
+shipped mix is `--train-without third-and-fourth-round`). `--score all` also scores the third and fourth
+rounds' held-out images (and prints the held-out recall per kind, e.g. CT); `--family-weight` scales
+families' loss weights; `--mlp N` fits `head.fit_mlp` heads instead of logistic ones.
 """
 
 from __future__ import annotations
