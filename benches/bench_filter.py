@@ -18,9 +18,13 @@ process tree, also on the corpus `--rss-times` over (bench_scan.ensure_replicate
 
 Other ways of running `filter` take their turns beside them: `--variant LABEL="ARGS"` (the same
 code with other filter options, e.g. `--variant s16="--shard-size 16"`), and `--baseline DIR`
-(`filter` from another copy of the code: DIR/python first on PYTHONPATH, e.g. `git archive HEAD
-python | tar -x -C DIR` with the built `_core` copied in), so a change is measured against the code
-before it in one run, on one machine, under one load.
+(`filter` from another copy of the code: DIR/python first on PYTHONPATH), so a change is measured
+against the code before it in one run, on one machine, under one load. Such a copy of commit C:
+
+    git archive C python models | tar -x -C DIR     # the package and the models its link points to
+    git worktree add /tmp/c-src C && (cd /tmp/c-src && maturin build --release -o dist)  # C's core
+    unzip -o -j /tmp/c-src/dist/*.whl 'rocov2_fast/_core.abi3.so' -d DIR/python/rocov2_fast/
+    # (or copy python/rocov2_fast/_core.abi3.so of this checkout when C's rust/ is the same)
 """
 
 from __future__ import annotations

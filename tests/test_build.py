@@ -162,3 +162,20 @@ def test_a_table_rewritten_between_builds_reruns_its_stage_and_the_ones_after(bu
     lines: list[str] = []
     build(opts, log=lines.append)
     assert [stage_of(line) for line in lines if "skipped" not in line] == list(STAGES[1:])
+
+
+def test_an_option_added_since_a_build_at_its_default_is_not_a_change(tmp_path):
+    from dataclasses import asdict, replace
+
+    from rocov2_fast.build import PIPELINE, fingerprint, options_added_since
+    from rocov2_fast.filter import FilterOptions
+
+    stage, options = PIPELINE[0], FilterOptions(inputs=[], out=tmp_path)
+    now = fingerprint(stage, options, tmp_path)
+    # a build made before `shard_source_bytes` existed recorded its options without it
+    older = {"options": {k: v for k, v in now["options"].items() if k != "shard_source_bytes"}}
+    assert options_added_since(stage, older, options) == {"shard_source_bytes"}
+    same = fingerprint(stage, options, tmp_path, options_added_since(stage, older, options))
+    assert same["options"] == older["options"] and same["setup"] != now["setup"]
+    assert options_added_since(stage, older, replace(options, shard_source_bytes=1 << 20)) == frozenset()  # set: a change
+    assert options_added_since(stage, now, options) == frozenset() and "shard_source_bytes" in asdict(options)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tarfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -18,6 +19,7 @@ import pytest
 from rocov2_fast.errors import Rocov2Error
 from rocov2_fast.filter import FilterModel, FilterOptions, GpuUnavailableError, run_filter
 from rocov2_fast.filter.models import default_model_path, providers_for
+from rocov2_fast.rundir import RunDir
 
 ALLOWED = ("CC BY", "CC BY-NC")
 
@@ -303,6 +305,12 @@ def test_byte_bounded_shards_are_planned_once_and_give_one_result_killed_or_not_
     options = FilterOptions(inputs=[str(corpus)], out=reference, file_list=str(corpus / "oa_file_list.csv"),
                             shard_size=5, shard_source_bytes=400_000)
     assert dry_run(options)["shards"] == plan["shards"] == dry_run(options)["shards_done"]
+    # other bounds: the dry run refuses as the run itself would, instead of counting shards done
+    with pytest.raises(Rocov2Error, match="other shard_source_bytes"):
+        dry_run(replace(options, shard_source_bytes=900_000))
+    # nodes planning at once: the first plan written is everyone's
+    assert not RunDir(reference).create_plan({**plan, "shard_starts": [0]})
+    assert json.loads((reference / "plan.json").read_text()) == plan
 
     # killed after two shards, resumed; and two worker processes: the reference's result
     out = tmp_path / "killed"
@@ -358,6 +366,8 @@ def test_a_run_planned_before_byte_bounded_shards_resumes_with_its_shards(corpus
     assert done.returncode == 0, done.stderr
     plan = json.loads((out / "plan.json").read_text())
     assert plan["shard_starts"] == list(range(0, len(plan["sources"]), 5)) and plan["shard_source_bytes"] is None
+    assert json.loads((out / "summary.json").read_text())["options"]["shard_source_bytes"] is None  # the bound in force
+    assert "does not apply to it" in done.stderr
     assert all((out / "manifest" / n).stat().st_mtime_ns == t for n, t in kept.items())  # done shards not redone
     assert snapshot(out)[0].equals(snapshot(reference)[0]) and snapshot(out)[1] == snapshot(reference)[1]
 
@@ -395,3 +405,36 @@ def test_a_worker_holds_at_most_two_shards(run, tmp_path):
     assert worker.plan["shards"] >= 4 and not held
     assert max(most) == 2  # one scored and written, the next decoded meanwhile
     assert pl.read_parquet(out / "manifest" / "part-000003.parquet").equals(pl.read_parquet(run[0] / "manifest" / "part-000003.parquet"))
+
+
+def test_a_worker_whose_shard_fails_stops_its_collector(run, tmp_path):
+    import shutil
+    import threading
+
+    from rocov2_fast.errors import Rocov2Error
+    from rocov2_fast.filter.worker import ShardWorker, WorkerSpec, iterate
+
+    out = tmp_path / "run"
+    shutil.copytree(run[0], out)
+    worker = ShardWorker(WorkerSpec(run_dir=str(out), decode_threads=1, session_threads=1, name="failing"))
+    write, claimed = worker.decide_and_write, []
+
+    def disk_full_on_shard_1(k, collected, started):
+        if k == 1:
+            raise Rocov2Error("disk full (simulated)")
+        return write(k, collected, started)
+
+    worker.decide_and_write = disk_full_on_shard_1
+    every = iterate(list(range(worker.plan["shards"])))
+
+    def claim():
+        claimed.append(every())
+        return claimed[-1]
+
+    with pytest.raises(Rocov2Error, match="disk full"):
+        worker.run_stream(claim, lambda marker: None)
+    collector = next((t for t in threading.enumerate() if t.name == "failing-collect"), None)
+    if collector is not None:
+        collector.join(timeout=60)
+        assert not collector.is_alive()  # before: blocked for good on a slot, holding a decoded shard
+    assert worker.plan["shards"] >= 4 and len(claimed) <= 3  # shards 0 and 1, and at most the one decoded meanwhile

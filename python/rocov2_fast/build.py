@@ -210,12 +210,22 @@ def source_stamps(inputs: list[str]) -> list:
     return [[source, rundir.source_state(source)] for source in discover_sources([os.fspath(p) for p in inputs])]
 
 
-def fingerprint(stage: Stage, options, run_dir: Path) -> dict:
+def options_added_since(stage: Stage, previous: dict, options) -> frozenset[str]:
+    """Options of `stage` this version has and the one that built `previous` lacked, left at their
+    defaults: not a change (else every new option would start an earlier build's filter over)."""
+    if options is None or "options" not in previous:
+        return frozenset()
+    defaults = {f.name: f.default for f in fields(options)}
+    return frozenset(k for k, v in asdict(options).items()
+                     if k not in stage.how and k not in previous["options"] and k in defaults and defaults[k] == v)
+
+
+def fingerprint(stage: Stage, options, run_dir: Path, unchanged: frozenset[str] = frozenset()) -> dict:
     """What `stage` reads: its options (without the how-to-run ones), the content digests of its input
     tables and of the files its options name (and for `filter`, every source's size and time).
     `setup` leaves out what `filter` notices itself on resume (a source's or its file-list row's
     content: it redoes that source's shard), so only a change of `setup` starts it over."""
-    chosen = {k: v for k, v in asdict(options).items() if k not in stage.how} if options is not None else {}
+    chosen = {k: v for k, v in asdict(options).items() if k not in stage.how and k not in unchanged} if options is not None else {}
     named = {}
     for name in stage.files:
         value = getattr(options, name)
@@ -269,8 +279,8 @@ def build(o: BuildOptions, log: Callable[[str], None] = print) -> dict:
     stale = False
     for stage in PIPELINE:
         options = o.of_stage(stage)
-        now = fingerprint(stage, options, run_dir)
         previous = state.get(stage.name) or {}
+        now = fingerprint(stage, options, run_dir, options_added_since(stage, previous, options))
         same = previous.get("fingerprint") == now["digest"]
         untouched = previous.get("wrote") == outputs(stage, run_dir)
         if not stale and same and untouched and previous.get("done") and stage.name not in o.redo:

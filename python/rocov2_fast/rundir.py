@@ -111,14 +111,6 @@ def shard_starts(sizes: list[int], count: int, max_bytes: int | None) -> list[in
     return starts
 
 
-def plan_shard_starts(plan: dict) -> list[int]:
-    """The plan's shard starts; a plan written before byte-bounded shards (no `shard_starts`) has
-    shards of `shard_size` sources each."""
-    if "shard_starts" in plan:
-        return plan["shard_starts"]
-    return list(range(0, len(plan["sources"]), plan["shard_size"]))
-
-
 def shard_slice(plan: dict, k: int) -> slice:
     """Shard k's sources are `plan["sources"][shard_slice(plan, k)]` (and their fingerprints the
     same slice of `plan["fingerprints"]`)."""
@@ -304,11 +296,13 @@ class RunDir:
 
     # -- settings and plan ---------------------------------------------------------------------
 
-    def check_settings(self, config: dict) -> None:
-        """Records the run's settings, or checks that an existing run was made with the same."""
+    def check_settings(self, config: dict, record: bool = True) -> None:
+        """Records the run's settings (unless not `record`: a dry run), or checks that an existing
+        run was made with the same."""
         previous = read_json(self.run_json)
         if previous is None:
-            write_json_atomic(self.run_json, config)
+            if record:
+                write_json_atomic(self.run_json, config)
             return
         changed = sorted(k for k in config if previous.get(k) != config[k])
         if changed:
@@ -323,6 +317,20 @@ class RunDir:
 
     def write_plan(self, plan: dict) -> None:
         write_json_atomic(self.plan_json, plan)
+
+    def create_plan(self, plan: dict) -> bool:
+        """Writes the first plan of this run directory, unless another process wrote one first
+        (nodes of a Slurm job plan at the same moment: the first plan's shards are everyone's).
+        True when this call wrote it."""
+        tmp = temporary_name(self.plan_json)
+        tmp.write_text(json.dumps(plan, indent=2, default=str))
+        try:
+            os.link(tmp, self.plan_json)  # fails if the file exists: an atomic create-if-absent
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def plan(self) -> dict:
         plan = read_json(self.plan_json)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import polars as pl
@@ -29,9 +30,23 @@ if unknown := {OK, NOT_READ, LICENSE_EXCLUDED, *SOURCE_FAILURES} - set(STATUSES)
 
 
 def file_list(path: str | os.PathLike) -> FileList:
-    """`oa_file_list.csv` read into the core once per process while it is unchanged: the plan,
-    an in-process worker and the finish share it (PMC's list: about 250 MB and 1.7 s per million rows)."""
-    return _file_list(os.fspath(path), source_state(os.fspath(path)))
+    """`oa_file_list.csv` read into the core once per filter run while it is unchanged: the plan,
+    an in-process worker and the finish share it (PMC's list: about 250 MB and 1.7 s per million
+    rows); `forgetting_file_list` lets it go when the run ends."""
+    real = os.path.realpath(path)
+    return _file_list(real, source_state(real))
+
+
+def forget_file_list() -> None:
+    _file_list.cache_clear()
+
+
+@contextmanager
+def forgetting_file_list() -> Iterator[None]:
+    try:
+        yield
+    finally:
+        forget_file_list()
 
 
 @functools.lru_cache(maxsize=1)

@@ -30,8 +30,8 @@ from ..rundir import (HOST, RunDir, read_json, shard_slice, shard_starts, source
                       write_table_atomic)
 from . import dedup
 from .caption_evidence import DECISIONS, DEFAULT_DECISION
-from .decide import (accession, align, decision_scores, excluded_by_file_list, fate_of, file_list, layout_compound,
-                     layout_reason)
+from .decide import (accession, align, decision_scores, excluded_by_file_list, fate_of, file_list, forget_file_list,
+                     forgetting_file_list, layout_compound, layout_reason)
 from .layout_rule import DEFAULT_LAYOUT_THRESHOLD
 from .finish import Funnel, finish, summarise, write_summary  # noqa: F401  (re-exported)
 from .manifest import IMAGE_ID_RULE, MANIFEST_SCHEMA, image_file_name, source_keys
@@ -198,22 +198,34 @@ def plan_run(opts: FilterOptions, run: RunDir) -> dict:
     run.make_layout()
     run.check_settings(settings)
     prints = fingerprints(sources, opts.file_list)
+
+    def planned(previous: dict | None) -> dict:
+        starts = plan_starts(run, opts, sources, prints, previous)
+        return {"sources": sources, "shard_size": opts.shard_size, "shard_source_bytes": settings.get("shard_source_bytes"),
+                # shard k is sources[shard_starts[k]:shard_starts[k + 1]] (rundir.shard_slice)
+                "shards": len(starts), "shard_starts": starts,
+                "file_list_path": str(Path(opts.file_list).resolve()) if opts.file_list else None,
+                "compound_model_path": str(compound_path), "radiology_model_path": str(radiology_path),
+                "dedup_distance": opts.dedup_distance,
+                # sources sharing a readable image-id key, with their disambiguated keys (manifest.py)
+                "source_keys": source_keys(sources),
+                # per source: size and modification time (and its file-list row): a resume redoes a
+                # done shard whose sources' fingerprints differ from those its marker recorded
+                "fingerprints": prints,
+                # package files left out as byte-identical copies of an earlier source: {copy: original}
+                "copies": copies}
+
     previous = run.plan() if run.plan_json.exists() else None
-    starts = plan_starts(run, opts, sources, prints, previous)
-    plan = {"sources": sources, "shard_size": opts.shard_size, "shard_source_bytes": settings.get("shard_source_bytes"),
-            # shard k is sources[shard_starts[k]:shard_starts[k + 1]] (rundir.shard_slice)
-            "shards": len(starts), "shard_starts": starts,
-            "file_list_path": str(Path(opts.file_list).resolve()) if opts.file_list else None,
-            "compound_model_path": str(compound_path), "radiology_model_path": str(radiology_path),
-            "dedup_distance": opts.dedup_distance,
-            # sources sharing a readable image-id key, with their disambiguated keys (manifest.py)
-            "source_keys": source_keys(sources),
-            # per source: size and modification time (and its file-list row): a resume redoes a
-            # done shard whose sources' fingerprints differ from those its marker recorded
-            "fingerprints": prints,
-            # package files left out as byte-identical copies of an earlier source: {copy: original}
-            "copies": copies}
-    if previous != plan:
+    if opts.shard_source_bytes and settings.get("shard_source_bytes") is None:
+        runlog.get().info(f"{run.root} was planned before shards had a byte bound: it keeps its shards of "
+                             f"{opts.shard_size} sources (--shard-source-bytes does not apply to it)")
+    plan = planned(previous)
+    # the first plan is created, never replaced: nodes planning at once (a source's size seen
+    # differently) all take the first one's shards
+    if previous is None and not run.create_plan(plan):
+        previous = run.plan()
+        plan = planned(previous)
+    if previous is not None and previous != plan:
         run.write_plan(plan)
     redo_changed_shards(run, plan, opts)
     return plan
@@ -321,7 +333,7 @@ def run_filter(opts: FilterOptions) -> dict:
     lock_path = run.lock_path if opts.num_nodes == 1 else run.root / f"lock-node-{opts.node_rank}"
     from ..rundir import Lock
 
-    with Lock.acquire(lock_path, lock_name(opts), force=opts.force_unlock, log=log.warning):
+    with Lock.acquire(lock_path, lock_name(opts), force=opts.force_unlock, log=log.warning), forgetting_file_list():
         log.info(f"rocov2-fast filter on {HOST} (pid {os.getpid()}): {opts.inputs} → {run.root}")
         if opts.fresh and opts.num_nodes == 1:
             run.clear_filter_outputs()
@@ -413,6 +425,7 @@ def process_shards(opts: FilterOptions, run: RunDir, todo: list[int], mine: int)
                                                    for s in specs))
         if n == 1:
             return {"kind": "local", "workers": 1, **executors.run_in_process(specs[0], todo, progress.shard_done, log.info)}
+        forget_file_list()  # the workers read their own; the finish reads it again
         return {"kind": "processes", "workers": n, **executors.run_processes(specs, todo, progress.shard_done, log.warning)}
 
 
@@ -425,6 +438,7 @@ def finish_run(run: RunDir, opts: FilterOptions, started: float, done_now: int, 
                           "run the remaining nodes (or rerun filter without --finish-only) before finishing")
     manifest = finish(run, opts.dedup_distance)
     options = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
+    options["shard_source_bytes"] = plan.get("shard_source_bytes")  # the bound in force (none for an older plan)
     summary = summarise(manifest, options, time.perf_counter() - started, len(plan["sources"]), done_now, plan["shards"])
     summary.update(extra or {})
     if plan.get("file_list_path"):
@@ -457,6 +471,8 @@ def dry_run(opts: FilterOptions) -> dict:
             entry["packages"] += 1
             entry["bytes"] += size
     previous = run.plan() if run.plan_json.exists() and not opts.fresh else None
+    if previous is not None:  # a run the real one would refuse to resume: say so, as it would
+        run.check_settings(settings_of(opts, run, sources, *model_paths(opts)), record=False)
     plan = {"sources": sources, "shard_starts": plan_starts(run, opts, sources, now, previous, listed)}
     shards = len(plan["shard_starts"])
     done = changed = 0

@@ -185,11 +185,12 @@ class ShardWorker:
         once the shard is written), so a worker's memory is two shards', whatever the corpus."""
         ready: queue.Queue = queue.Queue()
         slots = threading.Semaphore(SHARDS_IN_FLIGHT)
+        stop = threading.Event()  # the main thread failed: claim nothing more
         failure: list[BaseException] = []
 
         def collector() -> None:
             try:
-                while slots.acquire() and (k := claim()) is not None:
+                while slots.acquire() and not stop.is_set() and (k := claim()) is not None:
                     started = time.perf_counter()
                     ready.put((k, self.collect(k), started))
             except BaseException as e:  # handed to the main thread
@@ -199,11 +200,16 @@ class ShardWorker:
 
         thread = threading.Thread(target=collector, name=f"{self.spec.name}-collect", daemon=True)
         thread.start()
-        while (item := ready.get()) is not None:
-            on_done(self.decide_and_write(*item))
-            del item  # the shard's pixels and image bytes, before the memory goes back
-            release_freed_memory()
+        try:
+            while (item := ready.get()) is not None:
+                on_done(self.decide_and_write(*item))
+                del item  # the shard's pixels and image bytes, before the memory goes back
+                release_freed_memory()
+                slots.release()
+        except BaseException:
+            stop.set()  # the collector ends after the shard it is decoding, which is dropped with it
             slots.release()
+            raise
         thread.join()
         if failure:
             raise failure[0]
