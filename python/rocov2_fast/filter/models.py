@@ -240,7 +240,10 @@ class FilterModel:
         return np.concatenate([self._run(pixels[i:i + batch_size]) for i in range(0, len(pixels), batch_size)])
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
-        (prob,) = self.session.run(["prob"], {"pixels": np.ascontiguousarray(batch)}, shrink_arena_after_run())
+        # only a CPU session's arena is shrunk: that is where RSS was measured to grow, and a shrink
+        # list naming an allocator a session lacks fails every run (not measured on a GPU here)
+        options = shrink_arena_after_run() if self.device == "CPUExecutionProvider" else None
+        (prob,) = self.session.run(["prob"], {"pixels": np.ascontiguousarray(batch)}, options)
         return prob.astype(np.float32)
 
 
