@@ -329,6 +329,9 @@ class RunDir:
             return True
         except FileExistsError:
             return False
+        except OSError:  # a filesystem without hard links: written as before, last writer wins
+            os.replace(tmp, self.plan_json)
+            return True
         finally:
             tmp.unlink(missing_ok=True)
 
